@@ -1,0 +1,265 @@
+"""Forecast rainfall from a fitted model: posterior predictive draws, summaries, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from mixedrain.simulate import SimulationParameters, resolve_parameters
+
+#: Central interval widths the book reports.
+LEVELS: tuple[float, ...] = (0.5, 0.9)
+
+
+def forecast_rainfall(
+    idata: az.InferenceData,
+    states: Sequence[str],
+    years: Iterable[int],
+    *,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Posterior predictive draws of rainfall for states and (future) years.
+
+    For a state in the data each posterior draw uses that state's intercept
+    and slope. For a state the model never saw, each draw first draws a new
+    intercept and slope from the population, ``N(mu_alpha, sigma_alpha)`` and
+    ``N(mu_beta, sigma_beta)``: that is how a mixed model predicts a new group.
+    Then rainfall is drawn around the line with ``sigma_y``.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Output of :func:`mixedrain.fit.fit_model`.
+    states : sequence of str
+        State labels; any not in the data are treated as new states.
+    years : iterable of int
+        Calendar years to forecast.
+    seed : int
+        Seed for the predictive draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per state, year and posterior draw: ``state``, ``year``,
+        ``draw``, ``seen`` (was the state in the data), ``expected_rainfall``
+        (the line) and ``rainfall`` (a predictive draw).
+
+    Examples
+    --------
+    >>> draws = forecast_rainfall(idata, ["AL", "PR"], [2025])  # doctest: +SKIP
+    >>> draws.groupby("state")["rainfall"].mean()  # doctest: +SKIP
+    """
+    if isinstance(states, str):
+        states = [states]
+    years = np.asarray(list(years), dtype=float)
+    if len(states) == 0 or years.size == 0:
+        raise ValueError("give at least one state and one year to forecast")
+    if not np.all(np.isfinite(years)) or not np.all(years == np.round(years)):
+        raise ValueError(f"years must be whole numbers, got {years.tolist()}")
+    posterior = az.extract(idata, group="posterior")
+    rng = np.random.default_rng(seed)
+    known = set(posterior["state"].values.tolist())
+    n_draws = posterior.sizes["sample"]
+    x = years - idata.attrs["first_year"] + 1 - idata.attrs["centre"]
+    sigma_y = posterior["sigma_y"].to_numpy()
+    frames = []
+    for state in states:
+        if state in known:
+            alpha = posterior["alpha"].sel(state=state).to_numpy()
+            beta = posterior["beta"].sel(state=state).to_numpy()
+        else:
+            alpha = rng.normal(posterior["mu_alpha"].to_numpy(), posterior["sigma_alpha"].to_numpy())
+            beta = rng.normal(posterior["mu_beta"].to_numpy(), posterior["sigma_beta"].to_numpy())
+        expected = alpha[:, None] + beta[:, None] * x[None, :]
+        rainfall = rng.normal(expected, sigma_y[:, None])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "state": state,
+                    "year": np.tile(years.astype(int), n_draws),
+                    "draw": np.repeat(np.arange(n_draws), years.size),
+                    "seen": state in known,
+                    "expected_rainfall": expected.reshape(-1),
+                    "rainfall": rainfall.reshape(-1),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, value: str = "rainfall") -> pd.DataFrame:
+    """Mean, median and central intervals of forecast draws per state and year.
+
+    Parameters
+    ----------
+    draws : pandas.DataFrame
+        Output of :func:`forecast_rainfall`.
+    levels : sequence of float
+        Interval widths, e.g. ``(0.5, 0.9)`` gives ``lower_50``, ``upper_50``,
+        ``lower_90`` and ``upper_90``.
+    value : str
+        The column to summarise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per state and year.
+
+    Examples
+    --------
+    >>> draws = pd.DataFrame({"state": "AL", "year": 2025, "rainfall": np.arange(101.0)})
+    >>> summarise_forecast(draws)[["median", "lower_90", "upper_90"]].iloc[0].round(6).tolist()
+    [50.0, 5.0, 95.0]
+    """
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"interval levels must lie strictly between 0 and 1, got {level!r}")
+    grouped = draws.groupby(["state", "year"], sort=False)[value]
+    summary = grouped.agg(mean="mean", median="median", sd="std")
+    for level in levels:
+        tail = (1 - level) / 2
+        summary[f"lower_{_percent(level)}"] = grouped.quantile(tail)
+        summary[f"upper_{_percent(level)}"] = grouped.quantile(1 - tail)
+    return summary.reset_index()
+
+
+def interval_coverage(
+    summary: pd.DataFrame, observed: pd.DataFrame, levels: Sequence[float] = LEVELS, outcome: str = "rainfall"
+) -> pd.DataFrame:
+    """Share of observed values inside each central interval.
+
+    A calibrated forecast puts about 50% of held-out values inside its 50%
+    intervals and about 90% inside its 90% intervals.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarise_forecast` (or :func:`no_pooling_forecast`).
+    observed : pandas.DataFrame
+        Held-out rows with ``state``, ``year`` and the outcome.
+    levels : sequence of float
+        Interval widths present in ``summary``.
+    outcome : str
+        The observed column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``level``, ``coverage`` and ``n`` (number of held-out values).
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"state": ["AL"], "year": [2018], "lower_90": [0.0], "upper_90": [10.0]})
+    >>> observed = pd.DataFrame({"state": ["AL"], "year": [2018], "rainfall": [5.0]})
+    >>> interval_coverage(summary, observed, levels=[0.9])["coverage"].tolist()
+    [1.0]
+    """
+    merged = observed[["state", "year", outcome]].merge(summary, on=["state", "year"], how="inner", validate="1:1")
+    if len(merged) == 0:
+        raise ValueError("no observed (state, year) pair appears in the forecast summary")
+    rows = []
+    for level in levels:
+        p = _percent(level)
+        inside = (merged[outcome] >= merged[f"lower_{p}"]) & (merged[outcome] <= merged[f"upper_{p}"])
+        rows.append({"level": level, "coverage": float(inside.mean()), "n": len(merged)})
+    return pd.DataFrame(rows)
+
+
+def no_pooling_forecast(
+    train: pd.DataFrame, states: Sequence[str], years: Iterable[int], levels: Sequence[float] = LEVELS
+) -> pd.DataFrame:
+    """Forecast each state from its own least-squares line: the no-pooling baseline.
+
+    Each state's intervals are ordinary-least-squares prediction intervals
+    (Student t) from that state's data alone: no information is shared.
+
+    Parameters
+    ----------
+    train : pandas.DataFrame
+        Columns ``state``, ``year``, ``rainfall``; at least 3 years per state.
+    states : sequence of str
+        States to forecast (each must be in ``train``).
+    years : iterable of int
+        Years to forecast.
+    levels : sequence of float
+        Interval widths.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`summarise_forecast` (``median`` equals ``mean``).
+    """
+    years = np.asarray(list(years), dtype=float)
+    rows = []
+    for state in states:
+        own = train[train["state"] == state]
+        if len(own) < 3:
+            raise ValueError(f"state {state!r} needs at least 3 rows in the training data, has {len(own)}")
+        result = sm.OLS(own["rainfall"].to_numpy(float), sm.add_constant(own["year"].to_numpy(float))).fit()
+        frame = pd.DataFrame({"state": state, "year": years.astype(int)})
+        exog = sm.add_constant(years, has_constant="add")
+        prediction = result.get_prediction(exog)
+        frame["mean"] = frame["median"] = prediction.predicted_mean
+        frame["sd"] = np.sqrt(prediction.var_pred_mean + result.scale)
+        for level in levels:
+            bounds = prediction.conf_int(obs=True, alpha=1 - level)
+            frame[f"lower_{_percent(level)}"] = bounds[:, 0]
+            frame[f"upper_{_percent(level)}"] = bounds[:, 1]
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def oracle_forecast(
+    simulated: pd.DataFrame, state: str, year: int, params: SimulationParameters | str = "text"
+) -> dict[str, float]:
+    """The forecast of someone who knows the simulation's truth.
+
+    The seed writes it as ``N(intercept + slope * year_index, 5)`` for
+    Alabama in 2025. Strictly the error has mean ``error_mu`` (0.1), so the
+    oracle's mean includes it; ``seed_mean`` leaves it out as the seed does.
+
+    Parameters
+    ----------
+    simulated : pandas.DataFrame
+        Output of :func:`mixedrain.simulate.simulate_rainfall` (with the truth).
+    state : str
+        A simulated state.
+    year : int
+        Calendar year.
+    params : SimulationParameters or str
+        The parameters the data were simulated with.
+
+    Returns
+    -------
+    dict
+        ``intercept``, ``slope``, ``predictor``, ``seed_mean``, ``mean``, ``sd``.
+
+    Examples
+    --------
+    >>> from mixedrain.simulate import simulate_rainfall
+    >>> round(oracle_forecast(simulate_rainfall(), "AL", 2025)["seed_mean"], 2)
+    98.05
+    """
+    params = resolve_parameters(params)
+    rows = simulated[simulated["state"] == state]
+    if rows.empty:
+        raise ValueError(f"state {state!r} is not in the simulated data")
+    intercept, slope = float(rows["true_intercept"].iloc[0]), float(rows["true_slope"].iloc[0])
+    predictor = year - params.years[0] + 1 if params.predictor == "year_index" else year
+    seed_mean = intercept + slope * predictor
+    return {
+        "intercept": intercept,
+        "slope": slope,
+        "predictor": float(predictor),
+        "seed_mean": seed_mean,
+        "mean": seed_mean + params.error_mu,
+        "sd": params.error_sigma,
+    }
+
+
+def _percent(level: float) -> str:
+    return f"{level * 100:g}"
