@@ -7,6 +7,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The execution cache keys on notebook text only: a change to the helper package must re-execute chapters.
+PACKAGE_STAMP := _build/.package-stamp
+PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan')
 
 .PHONY: book test clean
 
@@ -15,7 +18,11 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-book: $(INSTALLED)
+$(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
+
+book: $(INSTALLED) $(PACKAGE_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(INSTALLED)

@@ -1,0 +1,146 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mixedrain.prepare import prepare_data
+
+
+def small_frame():
+    return pd.DataFrame(
+        {
+            "state": ["AL", "AL", "AK", "AK", "AZ", "AZ"],
+            "year": [2010, 2011, 2010, 2011, 2010, 2011],
+            "rainfall": [40.9, 35.0, 21.3, 28.8, 19.0, 22.5],
+        }
+    )
+
+
+def test_stan_data_and_group_mapping():
+    prepared = prepare_data(small_frame())
+    data = prepared.stan_data
+    assert (data["N"], data["J"]) == (6, 3)
+    assert data["group"] == [1, 1, 2, 2, 3, 3]
+    assert prepared.groups == ("AL", "AK", "AZ")
+    assert data["x"] == [1.0, 2.0] * 3
+    assert data["y"] == small_frame()["rainfall"].tolist()
+
+
+def test_centring():
+    assert prepare_data(small_frame(), centre=True).stan_data["x"] == [-0.5, 0.5] * 3
+    prepared = prepare_data(small_frame(), centre=1.0, first_year=2009)
+    assert prepared.stan_data["x"] == [1.0, 2.0] * 3
+    assert prepared.predictor([2025]).tolist() == [16.0]
+
+
+# Each bad input on its own, with the words its error must contain.
+def with_change(change):
+    df = small_frame()
+    change(df)
+    return df
+
+
+BAD_INPUTS = {
+    "missing column": (lambda df: df.drop(columns="rainfall"), ValueError, r"missing column\(s\) \['rainfall'\]"),
+    "NaN outcome": (
+        lambda df: with_change(lambda d: d.__setitem__("rainfall", [40.9, np.nan, 21.3, 28.8, 19.0, 22.5])),
+        ValueError,
+        r"column 'rainfall' has missing or non-finite.*\[1\]",
+    ),
+    "infinite outcome": (
+        lambda df: with_change(lambda d: d.__setitem__("rainfall", [40.9, 35, 21.3, np.inf, 19.0, 22.5])),
+        ValueError,
+        r"column 'rainfall'.*\[3\]",
+    ),
+    "text outcome": (
+        lambda df: with_change(lambda d: d.__setitem__("rainfall", ["40.9", "35", "x", "1", "2", "3"])),
+        TypeError,
+        r"column 'rainfall' must be numeric",
+    ),
+    "boolean year": (
+        lambda df: with_change(lambda d: d.__setitem__("year", [True, False] * 3)),
+        TypeError,
+        r"column 'year' must be numeric",
+    ),
+    "fractional year": (
+        lambda df: with_change(lambda d: d.__setitem__("year", [2010, 2010.5, 2010, 2011, 2010, 2011])),
+        ValueError,
+        r"column 'year' must hold whole-number years: 1 row\(s\) \[1\]",
+    ),
+    "missing year": (
+        lambda df: with_change(lambda d: d.__setitem__("year", [2010, None, 2010, 2011, 2010, 2011])),
+        ValueError,
+        r"column 'year' has missing.*\[1\]",
+    ),
+    "missing state": (
+        lambda df: with_change(lambda d: d.__setitem__("state", ["AL", "AL", None, "AK", "AZ", "AZ"])),
+        ValueError,
+        r"column 'state' has missing group labels: 1 row\(s\) \[2\]",
+    ),
+    "one group": (
+        lambda df: with_change(lambda d: d.__setitem__("state", ["AL"] * 6)),
+        ValueError,
+        r"column 'state' has 1 group \('AL'\); a mixed model needs at least 2 groups",
+    ),
+    "one observation in a group": (lambda df: df.iloc[1:], ValueError, r"column 'state'.*'AL' \(1 row\)"),
+    "empty": (lambda df: df.iloc[:0], ValueError, "no rows"),
+    "not a DataFrame": (lambda df: df.to_dict(), TypeError, "expected a pandas DataFrame, got dict"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gets_an_error_naming_the_problem(case):
+    make, error, message = BAD_INPUTS[case]
+    with pytest.raises(error, match=message):
+        prepare_data(make(small_frame()))
+
+
+def test_other_column_names_and_bad_centre():
+    df = small_frame().rename(columns={"state": "school", "year": "term", "rainfall": "score"})
+    prepared = prepare_data(df, group="school", time="term", outcome="score")
+    assert prepared.groups == ("AL", "AK", "AZ")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['state', 'year', 'rainfall'\]"):
+        prepare_data(df)
+    with pytest.raises(TypeError, match="centre"):
+        prepare_data(small_frame(), centre="middle")
+
+
+@st.composite
+def panels(draw):
+    n_groups = draw(st.integers(2, 6))
+    labels = draw(st.lists(st.text("ABCDEFGH", min_size=1, max_size=3), min_size=n_groups, max_size=n_groups, unique=True))
+    rows = []
+    for label in labels:
+        years = draw(st.lists(st.integers(1990, 2030), min_size=2, max_size=8))
+        rows += [(label, year, draw(st.floats(-1e6, 1e6))) for year in years]
+    order = draw(st.permutations(range(len(rows))))
+    return pd.DataFrame([rows[i] for i in order], columns=["state", "year", "rainfall"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(panels(), st.booleans())
+def test_prepare_properties(df, centre):
+    prepared = prepare_data(df, centre=centre)
+    data = prepared.stan_data
+    # Codes are contiguous 1..J, in order of first appearance, and map back to each row's label.
+    assert sorted(set(data["group"])) == list(range(1, data["J"] + 1))
+    assert [prepared.groups[code - 1] for code in data["group"]] == df["state"].tolist()
+    assert prepared.groups == tuple(pd.unique(df["state"]))
+    assert data["N"] == len(df) == len(data["x"]) == len(data["y"])
+    # The predictor is the year index shifted by the centre, and predictor() agrees with it.
+    expected_x = df["year"] - df["year"].min() + 1 - prepared.centre
+    np.testing.assert_allclose(data["x"], expected_x)
+    np.testing.assert_allclose(prepared.predictor(df["year"].to_numpy()), expected_x)
+    if centre:
+        assert abs(np.mean(data["x"])) < 1e-9 * max(1.0, len(df))
+    assert data["y"] == df["rainfall"].tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(panels(), st.data())
+def test_a_nan_anywhere_is_reported_with_its_row(df, data):
+    row = data.draw(st.sampled_from(list(df.index)))
+    df.loc[row, "rainfall"] = np.nan
+    with pytest.raises(ValueError, match=rf"'rainfall'.*\[{row}\]"):
+        prepare_data(df)
