@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 #: A palette readers with colour-vision deficiencies can tell apart (seaborn's "colorblind").
 PALETTE = sns.color_palette("colorblind")
@@ -18,6 +19,10 @@ RAINFALL_LABEL = "Average rainfall (inches)"
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (7, 4)) -> Axes:
     return ax if ax is not None else plt.subplots(figsize=size, layout="constrained")[1]
+
+
+def _whole_years(ax: Axes) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_rainfall_by_state(
@@ -58,6 +63,7 @@ def plot_rainfall_by_state(
         ax=ax,
     )
     ax.set(xlabel="Year", ylabel=RAINFALL_LABEL)
+    _whole_years(ax)
     if not many:
         ax.legend(title="State", ncols=2, fontsize="small")
     return ax
@@ -97,6 +103,7 @@ def plot_forecast_fan(
         data = observed[observed["state"] == state]
         ax.plot(data["year"], data["rainfall"], "o", color="black", markersize=4, label="Observed")
     ax.set(xlabel="Year", ylabel=RAINFALL_LABEL, title=state)
+    _whole_years(ax)
     ax.legend(fontsize="small", loc="upper left")
     return ax
 
