@@ -6,6 +6,9 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# One interpreter path for everything: httpstan's compile cache keys on sys.executable, so
+# `python` and `python3` would each compile the same Stan program.
+PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
 # The execution cache keys on notebook text only: a change to the helper package must re-execute chapters.
 PACKAGE_STAMP := _build/.package-stamp
@@ -14,8 +17,8 @@ PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan')
 .PHONY: book test clean
 
 $(INSTALLED): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
@@ -23,10 +26,30 @@ $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
 	mkdir -p _build && touch $@
 
 book: $(INSTALLED) $(PACKAGE_STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(PY) -m pytest
 
 clean:
 	rm -rf _build
+
+# ---- The classroom (chapters/instructors.md explains these) ----
+#   make book-no-solutions   the book without exercise solutions, into _build_no_solutions/_build/html
+#   make assignments         student and autograder versions of every assignment, into assignments/_build
+NO_SOLUTIONS := _build_no_solutions
+
+.PHONY: book-no-solutions assignments clean-classroom
+
+# The variant's config is generated from _config.yml (the one source of truth) and
+# executes notebooks through the main build's cache: after `make book`, nothing reruns.
+book-no-solutions: $(INSTALLED)
+	$(PY) no_solutions/make_config.py --output $(NO_SOLUTIONS) --execution-cache _build/.jupyter_cache
+	$(PY) $(BIN)/jupyter-book build . --config $(NO_SOLUTIONS)/_config.yml --path-output $(NO_SOLUTIONS) -W -n --keep-going
+
+# Otter Assign, offline; it also grades each solution notebook (one short Stan fit each).
+assignments: $(INSTALLED)
+	$(PY) assignments/generate.py
+
+clean-classroom:
+	rm -rf $(NO_SOLUTIONS) assignments/_build

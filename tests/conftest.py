@@ -33,3 +33,15 @@ def centered_fit(prepared):
 @pytest.fixture(scope="session")
 def noncentered_fit(prepared):
     return fit_model(prepared, "noncentered")
+
+
+@pytest.fixture(scope="session")
+def book_build():
+    """Build the book exactly as the README's `make book` does (cached execution makes repeats fast)."""
+    import subprocess
+
+    from book_pages import ROOT
+
+    result = subprocess.run(["make", "book"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result

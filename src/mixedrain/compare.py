@@ -174,3 +174,104 @@ def pooling_estimates(prepared: PreparedData, idata: az.InferenceData) -> pd.Dat
         )
         rows.append({"state": label, "method": "complete pooling", "intercept": pooled_intercept, "slope": pooled_slope})
     return pd.DataFrame(rows)
+
+
+def sampling_efficiency(idata: az.InferenceData, var_names: tuple[str, ...] | list[str] = HYPERPARAMETERS) -> pd.DataFrame:
+    """Effective sample sizes of a fit, and bulk ESS per second of sampling.
+
+    The bulk ESS measures how well the draws pin down the centre of a
+    posterior, the tail ESS its 5% and 95% quantiles; both use the
+    rank-normalised estimators of Vehtari et al. (2021). Dividing by the
+    sampling time (``idata.attrs["sampling_seconds"]``, recorded by
+    :func:`mixedrain.fit.fit_model`) makes fits of different programs
+    comparable: how many independent-draw equivalents each second buys.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fitted model whose ``attrs`` hold ``sampling_seconds``.
+    var_names : sequence of str
+        Scalar parameters to report (default: the hyperparameters).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by parameter: ``ess_bulk``, ``ess_tail``, ``r_hat`` and
+        ``ess_bulk_per_second``.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> idata = az.from_dict(posterior={"mu": np.random.default_rng(0).normal(size=(4, 500))})
+    >>> idata.attrs["sampling_seconds"] = 2.0
+    >>> table = sampling_efficiency(idata, ["mu"])
+    >>> list(table.columns)
+    ['ess_bulk', 'ess_tail', 'r_hat', 'ess_bulk_per_second']
+    >>> bool(table.loc["mu", "ess_bulk_per_second"] == table.loc["mu", "ess_bulk"] / 2.0)
+    True
+    """
+    seconds = idata.attrs.get("sampling_seconds")
+    if seconds is None or not float(seconds) > 0:
+        raise ValueError("idata.attrs['sampling_seconds'] must be a positive number; fit with mixedrain.fit.fit_model")
+    names = list(var_names)
+    posterior = idata.posterior[names]
+    bulk = az.ess(posterior, method="bulk")
+    tail = az.ess(posterior, method="tail")
+    rhat = az.rhat(posterior)
+    table = pd.DataFrame(
+        {
+            "ess_bulk": [float(bulk[n]) for n in names],
+            "ess_tail": [float(tail[n]) for n in names],
+            "r_hat": [float(rhat[n]) for n in names],
+        },
+        index=pd.Index(names, name="parameter"),
+    )
+    table["ess_bulk_per_second"] = table["ess_bulk"] / float(seconds)
+    return table
+
+
+def shrinkage_fraction(estimates: pd.DataFrame, idata: az.InferenceData) -> pd.Series:
+    """The share of the way from its own line to the population that partial pooling moves a state.
+
+    For the intercept and the slope, each state's no-pooling estimate sits
+    some distance from the population mean (``mu_alpha`` or ``mu_beta``, the
+    posterior mean); its partial-pooling estimate keeps a share of that
+    distance. The kept share is the least-squares slope through the origin of
+    (partial pooling - population mean) on (no pooling - population mean)
+    across states; the shrinkage is one minus it. 0 means the states keep
+    their own lines (no pooling), 1 means they all collapse onto the
+    population line (complete pooling).
+
+    Parameters
+    ----------
+    estimates : pandas.DataFrame
+        Output of :func:`pooling_estimates`.
+    idata : arviz.InferenceData
+        The mixed model's fit, for ``mu_alpha`` and ``mu_beta``.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by ``intercept`` and ``slope``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, arviz as az
+    >>> idata = az.from_dict(posterior={"mu_alpha": np.zeros((1, 10)), "mu_beta": np.ones((1, 10))})
+    >>> estimates = pd.DataFrame({
+    ...     "state": ["A", "B", "A", "B"],
+    ...     "method": ["no pooling", "no pooling", "partial pooling", "partial pooling"],
+    ...     "intercept": [2.0, -2.0, 1.5, -1.5],
+    ...     "slope": [3.0, -1.0, 2.0, 0.0],
+    ... })
+    >>> shrinkage_fraction(estimates, idata).round(2).to_dict()
+    {'intercept': 0.25, 'slope': 0.5}
+    """
+    wide = estimates.pivot(index="state", columns="method", values=["intercept", "slope"])
+    population = {"intercept": float(idata.posterior["mu_alpha"].mean()), "slope": float(idata.posterior["mu_beta"].mean())}
+    shares = {}
+    for effect, centre in population.items():
+        own = wide[(effect, "no pooling")].to_numpy(float) - centre
+        pooled = wide[(effect, "partial pooling")].to_numpy(float) - centre
+        shares[effect] = 1.0 - float(own @ pooled / (own @ own))
+    return pd.Series(shares, name="shrinkage")

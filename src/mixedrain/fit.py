@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import time
 import warnings
@@ -40,8 +41,9 @@ def fit_model(
 ) -> az.InferenceData:
     """Fit one of the package's Stan programs with PyStan 3.
 
-    The first call for a program compiles it (about half a minute); httpstan
-    caches the result, so later calls with any data reuse it.
+    The first call for a program compiles it (about a minute and 2 GB of memory);
+    httpstan caches the compiled program, so later calls with any data reuse it.
+    Every call samples afresh: fits are not replayed from httpstan's disk cache.
 
     Parameters
     ----------
@@ -101,7 +103,7 @@ def fit_model(
 
     _allow_nested_event_loop()
     messages = io.StringIO()
-    with _maybe_silenced(messages, quiet):
+    with _maybe_silenced(messages, quiet), _one_fit_at_a_time(), _no_stored_fits(program):
         try:
             start = time.perf_counter()
             posterior = stan.build(program, data=data, random_seed=int(seed))
@@ -179,6 +181,42 @@ def _warn_about_problems(idata: az.InferenceData, group: str) -> None:
             SamplingWarning,
             stacklevel=3,
         )
+
+
+@contextlib.contextmanager
+def _one_fit_at_a_time():
+    # A machine-wide lock: fits never overlap, so no process touches another's stored fit, and two
+    # first-time compiles (2 GB of memory each) never run at once.
+    from httpstan.cache import cache_directory
+
+    cache_directory().mkdir(parents=True, exist_ok=True)
+    with open(cache_directory() / "mixedrain.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _no_stored_fits(program: str):
+    # httpstan stores every seeded fit on disk (about 13 MB each) and silently replays it when the same
+    # call is repeated: the disk fills up and sampling times become meaningless. So every call really
+    # samples, and leaves nothing behind. Compiled programs stay cached.
+    from httpstan.cache import model_directory
+    from httpstan.models import calculate_model_name
+
+    fits = model_directory(calculate_model_name(program)) / "fits"
+
+    def forget() -> None:
+        for path in fits.glob("*.jsonlines.gz"):
+            path.unlink(missing_ok=True)
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
 
 
 def _allow_nested_event_loop() -> None:

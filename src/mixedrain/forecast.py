@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import arviz as az
 import numpy as np
@@ -259,6 +259,152 @@ def oracle_forecast(
         "mean": seed_mean + params.error_mu,
         "sd": params.error_sigma,
     }
+
+
+def predictive_variance_parts(draws: pd.DataFrame, idata: az.InferenceData) -> pd.DataFrame:
+    """Split each forecast's variance into the line's uncertainty and the year-to-year noise.
+
+    By the law of total variance a posterior predictive draw has variance
+
+    ``var(rainfall) = var(expected_rainfall) + E[sigma_y ** 2]``:
+
+    the spread of the state's line across posterior draws (we do not know
+    the intercept and slope exactly) plus the average variance of the noise
+    around the line (rainfall scatters from year to year even when the line
+    is known).
+
+    Parameters
+    ----------
+    draws : pandas.DataFrame
+        Output of :func:`forecast_rainfall` for ``idata``.
+    idata : arviz.InferenceData
+        The fit the draws came from; its posterior must hold ``sigma_y``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per state and year: ``line_variance``, ``noise_variance``,
+        ``total_variance`` (their sum) and ``sampled_variance`` (the variance
+        of the ``rainfall`` draws, which should be close to the total).
+
+    Examples
+    --------
+    >>> posterior = {"sigma_y": np.full((1, 4), 2.0)}
+    >>> idata = az.from_dict(posterior=posterior)
+    >>> draws = pd.DataFrame({"state": "AL", "year": 2025, "expected_rainfall": [9.0, 11.0, 9.0, 11.0],
+    ...                       "rainfall": [7.0, 13.0, 8.0, 12.0]})
+    >>> predictive_variance_parts(draws, idata)[["line_variance", "noise_variance", "total_variance"]].iloc[0].tolist()
+    [1.3333333333333333, 4.0, 5.333333333333333]
+    """
+    missing = [c for c in ("state", "year", "expected_rainfall", "rainfall") if c not in draws.columns]
+    if missing:
+        raise ValueError(f"draws lack column(s) {missing}; pass the output of forecast_rainfall()")
+    noise_variance = float((idata.posterior["sigma_y"] ** 2).mean())
+    grouped = draws.groupby(["state", "year"], sort=False)
+    parts = pd.DataFrame({"line_variance": grouped["expected_rainfall"].var()})
+    parts["noise_variance"] = noise_variance
+    parts["total_variance"] = parts["line_variance"] + noise_variance
+    parts["sampled_variance"] = grouped["rainfall"].var()
+    return parts.reset_index()
+
+
+def interval_widths(summary: pd.DataFrame, levels: Sequence[float] = LEVELS) -> pd.DataFrame:
+    """Width (upper minus lower bound) of each central interval, in long form.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarise_forecast` or :func:`no_pooling_forecast`.
+    levels : sequence of float
+        Interval widths present in ``summary``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``state``, ``year``, ``level`` and ``width``: one row per state, year
+        and level.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"state": ["AL"], "year": [2018], "lower_50": [4.0], "upper_50": [6.0],
+    ...                         "lower_90": [1.0], "upper_90": [9.0]})
+    >>> interval_widths(summary)["width"].tolist()
+    [2.0, 8.0]
+    """
+    frames = []
+    for level in levels:
+        p = _percent(level)
+        missing = [c for c in (f"lower_{p}", f"upper_{p}") if c not in summary.columns]
+        if missing:
+            raise ValueError(f"summary lacks column(s) {missing} for the {p}% interval")
+        frame = summary[["state", "year"]].copy()
+        frame["level"] = level
+        frame["width"] = summary[f"upper_{p}"] - summary[f"lower_{p}"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def forecast_scorecard(
+    summaries: Mapping[str, pd.DataFrame],
+    observed: pd.DataFrame,
+    levels: Sequence[float] = LEVELS,
+    outcome: str = "rainfall",
+) -> pd.DataFrame:
+    """Coverage and mean interval width of several forecasts of the same held-out data.
+
+    A good forecast has coverage near each nominal level *and* narrow
+    intervals: wide intervals cover easily. ``coverage_sd`` is the binomial
+    standard deviation ``sqrt(level * (1 - level) / n)`` that coverage would
+    show from chance alone if the intervals were exactly calibrated and the
+    ``n`` held-out values independent; differences smaller than about two of
+    them are noise.
+
+    Parameters
+    ----------
+    summaries : mapping of str to pandas.DataFrame
+        Method name to its summary (from :func:`summarise_forecast` or
+        :func:`no_pooling_forecast`).
+    observed : pandas.DataFrame
+        Held-out rows with ``state``, ``year`` and the outcome.
+    levels : sequence of float
+        Interval widths present in every summary.
+    outcome : str
+        The observed column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``method``, ``level``, ``coverage``, ``n``, ``coverage_sd`` and
+        ``mean_width`` (over the held-out state-years).
+
+    Examples
+    --------
+    >>> observed = pd.DataFrame({"state": ["AL", "AK"], "year": [2018, 2018], "rainfall": [5.0, 20.0]})
+    >>> summary = pd.DataFrame({"state": ["AL", "AK"], "year": [2018, 2018],
+    ...                         "lower_90": [0.0, 0.0], "upper_90": [10.0, 10.0]})
+    >>> forecast_scorecard({"wide": summary}, observed, levels=[0.9])[["coverage", "mean_width"]].iloc[0].tolist()
+    [0.5, 10.0]
+    """
+    if len(summaries) == 0:
+        raise ValueError("give at least one forecast summary to score")
+    rows = []
+    for method, summary in summaries.items():
+        coverage = interval_coverage(summary, observed, levels, outcome)
+        scored = observed[["state", "year"]].merge(summary, on=["state", "year"], how="inner")
+        widths = interval_widths(scored, levels).groupby("level")["width"].mean()
+        for _, row in coverage.iterrows():
+            level, n = float(row["level"]), int(row["n"])
+            rows.append(
+                {
+                    "method": method,
+                    "level": level,
+                    "coverage": float(row["coverage"]),
+                    "n": n,
+                    "coverage_sd": float(np.sqrt(level * (1 - level) / n)),
+                    "mean_width": float(widths.loc[level]),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _percent(level: float) -> str:
