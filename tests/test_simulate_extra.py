@@ -1,12 +1,12 @@
-"""Tests of the functions chapter 1 added to mixedrain.simulate."""
+"""Tests of the helpers chapter 1 uses: true_state_effects and least_squares_by_state."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mixedrain.compare import least_squares_by_state
 from mixedrain.simulate import (
     STATES,
-    least_squares_by_state,
     simulate_rainfall,
     simulate_rainfall_numpy,
     true_state_effects,

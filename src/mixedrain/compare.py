@@ -142,6 +142,57 @@ def bayes_vs_mixedlm(idata: az.InferenceData, result) -> pd.DataFrame:
     return bayes.join(reml).rename_axis("parameter")
 
 
+def least_squares_by_state(
+    df: pd.DataFrame, predictor: str = "year_index", outcome: str = "rainfall", group: str = "state"
+) -> pd.DataFrame:
+    """Fit a straight line to each state's data by ordinary least squares.
+
+    The intercept is the line's value where ``predictor`` is zero, so it
+    depends on the predictor's origin: year index 0 is 2009, calendar year 0
+    is two millennia before the data.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``state``, ``predictor`` and ``outcome``; at least two distinct
+        predictor values per state.
+    predictor : str
+        The column on the x-axis, e.g. ``"year_index"`` or ``"year"``.
+    outcome : str
+        The column on the y-axis.
+    group : str
+        The column of group labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group label (in the data's order), with columns
+        ``intercept`` and ``slope``.
+
+    Examples
+    --------
+    >>> from mixedrain.simulate import simulate_rainfall
+    >>> lines = least_squares_by_state(simulate_rainfall(), "year_index")
+    >>> lines.columns.tolist(), len(lines)
+    (['intercept', 'slope'], 51)
+    >>> by_year = least_squares_by_state(simulate_rainfall(), "year")
+    >>> bool(np.allclose(by_year["slope"], lines["slope"]))
+    True
+    """
+    missing = [c for c in (group, predictor, outcome) if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; the data has columns {list(df.columns)}")
+    rows = {}
+    for state, rows_of_state in df.groupby(group, sort=False):
+        x = rows_of_state[predictor].to_numpy(dtype=float)
+        if np.unique(x).size < 2:
+            raise ValueError(f"state {state!r} needs at least two distinct {predictor!r} values for a line")
+        # Fit about the mean of x, then move the intercept to x = 0: stable even for x near 2010.
+        slope, level = np.polyfit(x - x.mean(), rows_of_state[outcome].to_numpy(dtype=float), 1)
+        rows[state] = {"intercept": level - slope * x.mean(), "slope": slope}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(group)
+
+
 def pooling_estimates(prepared: PreparedData, idata: az.InferenceData) -> pd.DataFrame:
     """Intercepts and slopes under no pooling, complete pooling and partial pooling.
 
@@ -157,10 +208,11 @@ def pooling_estimates(prepared: PreparedData, idata: az.InferenceData) -> pd.Dat
     """
     frame = prepared.frame
     y = frame[prepared.outcome_column].to_numpy(float)
-    rows = []
-    for label, own in frame.groupby(prepared.group_column, sort=False):
-        intercept, slope = np.polyfit(own["x"].to_numpy(float), own[prepared.outcome_column].to_numpy(float), 1)[::-1]
-        rows.append({"state": label, "method": "no pooling", "intercept": intercept, "slope": slope})
+    own_lines = least_squares_by_state(frame, "x", prepared.outcome_column, prepared.group_column)
+    rows = [
+        {"state": label, "method": "no pooling", "intercept": line["intercept"], "slope": line["slope"]}
+        for label, line in own_lines.iterrows()
+    ]
     pooled_intercept, pooled_slope = np.polyfit(frame["x"].to_numpy(float), y, 1)[::-1]
     posterior = idata.posterior
     for label in prepared.groups:

@@ -291,52 +291,6 @@ def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby("state", sort=False)[["true_intercept", "true_slope"]].first()
 
 
-def least_squares_by_state(df: pd.DataFrame, predictor: str = "year_index", outcome: str = "rainfall") -> pd.DataFrame:
-    """Fit a straight line to each state's data by ordinary least squares.
-
-    The intercept is the line's value where ``predictor`` is zero, so it
-    depends on the predictor's origin: year index 0 is 2009, calendar year 0
-    is two millennia before the data.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Columns ``state``, ``predictor`` and ``outcome``; at least two distinct
-        predictor values per state.
-    predictor : str
-        The column on the x-axis, e.g. ``"year_index"`` or ``"year"``.
-    outcome : str
-        The column on the y-axis.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``state`` (in the data's order), with columns
-        ``intercept`` and ``slope``.
-
-    Examples
-    --------
-    >>> lines = least_squares_by_state(simulate_rainfall(), "year_index")
-    >>> lines.columns.tolist(), len(lines)
-    (['intercept', 'slope'], 51)
-    >>> by_year = least_squares_by_state(simulate_rainfall(), "year")
-    >>> bool(np.allclose(by_year["slope"], lines["slope"]))
-    True
-    """
-    missing = [c for c in ("state", predictor, outcome) if c not in df.columns]
-    if missing:
-        raise ValueError(f"missing column(s) {missing}; the data has columns {list(df.columns)}")
-    rows = {}
-    for state, rows_of_state in df.groupby("state", sort=False):
-        x = rows_of_state[predictor].to_numpy(dtype=float)
-        if np.unique(x).size < 2:
-            raise ValueError(f"state {state!r} needs at least two distinct {predictor!r} values for a line")
-        # Fit about the mean of x, then move the intercept to x = 0: stable even for x near 2010.
-        slope, level = np.polyfit(x - x.mean(), rows_of_state[outcome].to_numpy(dtype=float), 1)
-        rows[state] = {"intercept": level - slope * x.mean(), "slope": slope}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("state")
-
-
 def resolve_parameters(params: SimulationParameters | str) -> SimulationParameters:
     """Return ``params``, or the seed variant it names ("text" or "code").
 
@@ -362,7 +316,6 @@ __all__ = [
     "VARIANTS",
     "YEARS",
     "SimulationParameters",
-    "least_squares_by_state",
     "observed",
     "resolve_parameters",
     "simulate_rainfall",
