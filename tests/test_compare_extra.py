@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixedrain.compare import pooling_estimates, sampling_efficiency, shrinkage_fraction
+from mixedrain.compare import least_squares_by_state, pooling_estimates, sampling_efficiency, shrinkage_fraction
 from mixedrain.fit import HYPERPARAMETERS
 from mixedrain.prepare import prepare_data
 from mixedrain.simulate import observed, simulate_rainfall
@@ -14,7 +14,7 @@ from mixedrain.simulate import observed, simulate_rainfall
 def _fake_fit(prepared, shrink: float, seconds: float = 4.0) -> az.InferenceData:
     """A fake posterior whose per-state means sit ``1 - shrink`` of the way from the population to each state's own line."""
     rng = np.random.default_rng(0)
-    own = pooling_estimates(prepared, _constant_fit(prepared)).query("method == 'no pooling'").set_index("state")
+    own = least_squares_by_state(prepared.frame, "x")
     mu_alpha, mu_beta = own["intercept"].mean(), own["slope"].mean()
     alpha = mu_alpha + (1 - shrink) * (own.loc[list(prepared.groups), "intercept"].to_numpy() - mu_alpha)
     beta = mu_beta + (1 - shrink) * (own.loc[list(prepared.groups), "slope"].to_numpy() - mu_beta)
@@ -29,15 +29,6 @@ def _fake_fit(prepared, shrink: float, seconds: float = 4.0) -> az.InferenceData
     )
     idata.attrs["sampling_seconds"] = seconds
     return idata
-
-
-def _constant_fit(prepared) -> az.InferenceData:
-    zeros = np.zeros((1, 2, len(prepared.groups)))
-    return az.from_dict(
-        posterior={"alpha": zeros, "beta": zeros},
-        coords={"state": list(prepared.groups)},
-        dims={"alpha": ["state"], "beta": ["state"]},
-    )
 
 
 @pytest.fixture(scope="module")
