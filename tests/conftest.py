@@ -2,7 +2,9 @@
 
 import warnings
 
+import arviz as az
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")  # tests draw figures without a screen
@@ -33,6 +35,29 @@ def centered_fit(prepared):
 @pytest.fixture(scope="session")
 def noncentered_fit(prepared):
     return fit_model(prepared, "noncentered")
+
+
+def _fake_posterior(*, states, chains, draws, attrs=None, **values) -> az.InferenceData:
+    """A hand-made posterior shaped like fit_model's, from the values given.
+
+    Each value is broadcast to its draws: a scalar or a (chains, draws) array for a hyperparameter;
+    one number per state, or a (chains, draws, states) array, for ``alpha`` and ``beta``.
+    ``attrs`` become the InferenceData's attrs (e.g. first_year, centre, sampling_seconds).
+    """
+    shape = (chains, draws)
+    posterior = {
+        name: np.broadcast_to(np.asarray(value, dtype=float), (*shape, len(states)) if name in ("alpha", "beta") else shape).copy()
+        for name, value in values.items()
+    }
+    idata = az.from_dict(posterior=posterior, coords={"state": list(states)}, dims={"alpha": ["state"], "beta": ["state"]})
+    idata.attrs.update(attrs or {})
+    return idata
+
+
+@pytest.fixture(scope="session")
+def fake_posterior():
+    """Factory for hand-made posteriors (no Stan): ``fake_posterior(states=..., chains=..., draws=..., **values)``."""
+    return _fake_posterior
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,17 @@ import pytest
 from mixedrain.compare import (
     bayes_vs_mixedlm,
     fit_mixedlm,
+    least_squares_by_state,
     mixedlm_estimates,
     pooling_estimates,
     posterior_vs_truth,
+    sampling_efficiency,
+    shrinkage_fraction,
     state_effects_vs_truth,
 )
+from mixedrain.fit import HYPERPARAMETERS
 from mixedrain.prepare import prepare_data
-from mixedrain.simulate import SimulationParameters, simulate_rainfall_numpy
+from mixedrain.simulate import SimulationParameters, simulate_rainfall, simulate_rainfall_numpy
 
 
 def test_posterior_vs_truth_on_known_draws():
@@ -76,3 +80,98 @@ def test_state_effects_need_an_uncentred_fit():
     idata.attrs["centre"] = 5.5
     with pytest.raises(ValueError, match="uncentred"):
         state_effects_vs_truth(idata, pd.DataFrame())
+
+
+def test_least_squares_recovers_an_exact_line():
+    years = np.arange(2010, 2020)
+    df = pd.DataFrame(
+        {
+            "state": ["A"] * 10 + ["B"] * 10,
+            "year": np.tile(years, 2),
+            "rainfall": np.concatenate([3.0 + 0.5 * years, -1.0 - 2.0 * years]),
+        }
+    )
+    lines = least_squares_by_state(df, "year")
+    assert lines.loc["A"].tolist() == pytest.approx([3.0, 0.5])
+    assert lines.loc["B"].tolist() == pytest.approx([-1.0, -2.0])
+
+
+def test_least_squares_intercept_moves_with_the_predictor_origin():
+    df = simulate_rainfall()
+    by_index = least_squares_by_state(df, "year_index")
+    by_year = least_squares_by_state(df, "year")
+    np.testing.assert_allclose(by_year["slope"], by_index["slope"])
+    # year = year_index + 2009, so the calendar-year intercept is 2009 slopes lower.
+    np.testing.assert_allclose(by_year["intercept"], by_index["intercept"] - 2009 * by_index["slope"])
+
+
+def test_least_squares_needs_two_distinct_predictor_values_and_the_columns():
+    df = pd.DataFrame({"state": ["A", "A"], "year": [2010, 2010], "rainfall": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="two distinct"):
+        least_squares_by_state(df, "year")
+    with pytest.raises(ValueError, match="missing column"):
+        least_squares_by_state(df, "year_index")
+
+
+@pytest.fixture
+def shrunk_fit(fake_posterior, prepared):
+    """Factory: a fake posterior whose per-state means sit ``1 - shrink`` of the way from the population
+    to each state's own line, with independent normal draws for the hyperparameters."""
+
+    def build(shrink: float, seconds: float = 4.0):
+        rng = np.random.default_rng(0)
+        own = least_squares_by_state(prepared.frame, "x")
+        mu_alpha, mu_beta = own["intercept"].mean(), own["slope"].mean()
+        alpha = mu_alpha + (1 - shrink) * (own.loc[list(prepared.groups), "intercept"].to_numpy() - mu_alpha)
+        beta = mu_beta + (1 - shrink) * (own.loc[list(prepared.groups), "slope"].to_numpy() - mu_beta)
+        shape = (4, 200)
+        hyper = {name: rng.normal(size=shape) for name in HYPERPARAMETERS}
+        hyper["mu_alpha"] = hyper["mu_alpha"] * 1e-9 + mu_alpha
+        hyper["mu_beta"] = hyper["mu_beta"] * 1e-9 + mu_beta
+        return fake_posterior(
+            states=prepared.groups,
+            chains=shape[0],
+            draws=shape[1],
+            alpha=alpha,
+            beta=beta,
+            attrs={"sampling_seconds": seconds},
+            **hyper,
+        )
+
+    return build
+
+
+def test_sampling_efficiency_columns_and_rate(shrunk_fit):
+    idata = shrunk_fit(0.0, seconds=4.0)
+    table = sampling_efficiency(idata)
+    assert list(table.index) == list(HYPERPARAMETERS)
+    assert list(table.columns) == ["ess_bulk", "ess_tail", "r_hat", "ess_bulk_per_second"]
+    np.testing.assert_allclose(table["ess_bulk_per_second"], table["ess_bulk"] / 4.0)
+    # independent normal draws: ESS near the number of draws, R-hat near 1
+    assert table.loc["sigma_y", "ess_bulk"] > 400
+    assert abs(table.loc["sigma_y", "r_hat"] - 1) < 0.02
+
+
+@pytest.mark.parametrize("seconds", [None, 0.0, -1.0])
+def test_sampling_efficiency_needs_a_positive_time(shrunk_fit, seconds):
+    idata = shrunk_fit(0.0)
+    if seconds is None:
+        del idata.attrs["sampling_seconds"]
+    else:
+        idata.attrs["sampling_seconds"] = seconds
+    with pytest.raises(ValueError, match="sampling_seconds"):
+        sampling_efficiency(idata)
+
+
+@pytest.mark.parametrize("shrink", [0.0, 0.3, 1.0])
+def test_shrinkage_fraction_recovers_a_known_pull(shrunk_fit, prepared, shrink):
+    idata = shrunk_fit(shrink)
+    result = shrinkage_fraction(pooling_estimates(prepared, idata), idata)
+    assert list(result.index) == ["intercept", "slope"]
+    np.testing.assert_allclose(result.to_numpy(), shrink, atol=1e-6)
+
+
+def test_shrinkage_fraction_is_a_named_series(shrunk_fit, prepared):
+    idata = shrunk_fit(0.5)
+    result = shrinkage_fraction(pooling_estimates(prepared, idata), idata)
+    assert isinstance(result, pd.Series) and result.name == "shrinkage"

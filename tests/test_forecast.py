@@ -1,4 +1,3 @@
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,9 +5,12 @@ import pytest
 from mixedrain.fit import fit_model
 from mixedrain.forecast import (
     forecast_rainfall,
+    forecast_scorecard,
     interval_coverage,
+    interval_widths,
     no_pooling_forecast,
     oracle_forecast,
+    predictive_variance_parts,
     summarise_forecast,
 )
 from mixedrain.prepare import prepare_data
@@ -16,26 +18,46 @@ from mixedrain.prepare import prepare_data
 N_DRAWS = 4000
 
 
-def synthetic_fit(alpha_al=10.0, beta_al=2.0):
-    """An InferenceData with known draws: AL's line is fixed; the population is N(10, 2), N(1, 0.5)."""
-    shape = (1, N_DRAWS)
-    constant = lambda value: np.full(shape, value)  # noqa: E731
-    posterior = {
-        "alpha": np.stack([constant(alpha_al), constant(0.0)], axis=-1),
-        "beta": np.stack([constant(beta_al), constant(0.0)], axis=-1),
-        "mu_alpha": constant(10.0),
-        "sigma_alpha": constant(2.0),
-        "mu_beta": constant(1.0),
-        "sigma_beta": constant(0.5),
-        "sigma_y": constant(1.0),
-    }
-    idata = az.from_dict(posterior=posterior, coords={"state": ["AL", "AK"]}, dims={"alpha": ["state"], "beta": ["state"]})
-    idata.attrs.update(first_year=2010, centre=0.0)
-    return idata
+@pytest.fixture
+def fixed_line_fit(fake_posterior):
+    """Known draws: AL's line is fixed (alpha 10, beta 2); the population is N(10, 2), N(1, 0.5)."""
+    return fake_posterior(
+        states=["AL", "AK"],
+        chains=1,
+        draws=N_DRAWS,
+        alpha=[10.0, 0.0],
+        beta=[2.0, 0.0],
+        mu_alpha=10.0,
+        sigma_alpha=2.0,
+        mu_beta=1.0,
+        sigma_beta=0.5,
+        sigma_y=1.0,
+        attrs={"first_year": 2010, "centre": 0.0},
+    )
 
 
-def test_known_state_uses_its_own_line():
-    draws = forecast_rainfall(synthetic_fit(), ["AL"], [2010, 2025])
+@pytest.fixture
+def uncertain_intercept_fit(fake_posterior):
+    """Known spreads for two states: alpha ~ N(25, 2) and N(15, 2), slopes 4 and 6 known, sigma_y 3;
+    the population is N(20, 5), N(5, 2)."""
+    shape = (2, N_DRAWS // 2)
+    return fake_posterior(
+        states=["AL", "AK"],
+        chains=shape[0],
+        draws=shape[1],
+        alpha=np.random.default_rng(0).normal([25.0, 15.0], [2.0, 2.0], (*shape, 2)),
+        beta=[4.0, 6.0],
+        mu_alpha=20.0,
+        mu_beta=5.0,
+        sigma_alpha=5.0,
+        sigma_beta=2.0,
+        sigma_y=3.0,
+        attrs={"first_year": 2010, "centre": 0.0},
+    )
+
+
+def test_known_state_uses_its_own_line(fixed_line_fit):
+    draws = forecast_rainfall(fixed_line_fit, ["AL"], [2010, 2025])
     assert len(draws) == 2 * N_DRAWS
     expected = draws.groupby("year")["expected_rainfall"].agg(["min", "max"])
     # Year index 1 and 16: 10 + 2 * 1 and 10 + 2 * 16, with no spread in the line.
@@ -45,8 +67,8 @@ def test_known_state_uses_its_own_line():
     assert draws["seen"].all()
 
 
-def test_new_state_draws_from_the_population():
-    draws = forecast_rainfall(synthetic_fit(), ["PR"], [2025], seed=3)
+def test_new_state_draws_from_the_population(fixed_line_fit):
+    draws = forecast_rainfall(fixed_line_fit, ["PR"], [2025], seed=3)
     assert not draws["seen"].any()
     line = draws["expected_rainfall"]
     # alpha + 16 beta with alpha ~ N(10, 2), beta ~ N(1, 0.5): mean 26, sd sqrt(4 + 64) ~ 8.25.
@@ -55,11 +77,11 @@ def test_new_state_draws_from_the_population():
     assert line.std() == pytest.approx(sd, abs=4 * sd / np.sqrt(2 * N_DRAWS))
 
 
-def test_forecast_rejects_bad_years():
+def test_forecast_rejects_bad_years(fixed_line_fit):
     with pytest.raises(ValueError, match="whole numbers"):
-        forecast_rainfall(synthetic_fit(), ["AL"], [2025.5])
+        forecast_rainfall(fixed_line_fit, ["AL"], [2025.5])
     with pytest.raises(ValueError, match="at least one"):
-        forecast_rainfall(synthetic_fit(), [], [2025])
+        forecast_rainfall(fixed_line_fit, [], [2025])
 
 
 def test_summary_and_coverage():
@@ -99,6 +121,69 @@ def test_oracle_is_the_seeds_formula(simulated):
     assert oracle["sd"] == 5
     with pytest.raises(ValueError, match="'PR' is not in the simulated data"):
         oracle_forecast(simulated, "PR", 2025)
+
+
+def test_variance_parts_add_up_to_the_sampled_variance(uncertain_intercept_fit):
+    idata = uncertain_intercept_fit
+    draws = forecast_rainfall(idata, ["AL", "PR"], [2025], seed=1)
+    parts = predictive_variance_parts(draws, idata).set_index("state")
+    assert parts.loc["AL", "noise_variance"] == pytest.approx(9.0)
+    assert parts.loc["AL", "line_variance"] == pytest.approx(4.0, rel=0.1)  # alpha sd 2, slope known
+    np.testing.assert_allclose(parts["total_variance"], parts["sampled_variance"], rtol=0.1)
+    # A new state's line varies with the population: 5**2 + (2 * 16)**2.
+    assert parts.loc["PR", "line_variance"] == pytest.approx(25 + 32**2, rel=0.1)
+
+
+def test_variance_parts_rejects_other_frames(uncertain_intercept_fit):
+    with pytest.raises(ValueError, match="forecast_rainfall"):
+        predictive_variance_parts(pd.DataFrame({"state": ["AL"], "year": [2025]}), uncertain_intercept_fit)
+
+
+def test_interval_widths_long_form_and_missing_level():
+    summary = summarise_forecast(pd.DataFrame({"state": "AL", "year": 2025, "rainfall": np.arange(101.0)}))
+    widths = interval_widths(summary)
+    assert widths["level"].tolist() == [0.5, 0.9]
+    np.testing.assert_allclose(widths["width"], [50.0, 90.0])
+    with pytest.raises(ValueError, match="80%"):
+        interval_widths(summary, levels=[0.8])
+
+
+def test_scorecard_counts_only_held_out_rows_and_reports_binomial_sd():
+    observed = pd.DataFrame({"state": ["AL", "AL"], "year": [2018, 2019], "rainfall": [5.0, 50.0]})
+    summary = pd.DataFrame(
+        {
+            "state": ["AL", "AL", "AL"],
+            "year": [2018, 2019, 2020],  # 2020 was not held out: its width must not count
+            "lower_50": [4.0, 4.0, 0.0],
+            "upper_50": [6.0, 6.0, 100.0],
+            "lower_90": [0.0, 0.0, 0.0],
+            "upper_90": [10.0, 10.0, 100.0],
+        }
+    )
+    card = forecast_scorecard({"narrow": summary}, observed).set_index("level")
+    assert card.loc[0.9, "coverage"] == 0.5
+    assert card.loc[0.9, "mean_width"] == 10.0
+    assert card.loc[0.5, "mean_width"] == 2.0
+    assert card.loc[0.9, "coverage_sd"] == pytest.approx(np.sqrt(0.9 * 0.1 / 2))
+    assert (card["n"] == 2).all()
+
+
+def test_scorecard_compares_methods_on_the_same_rows():
+    rng = np.random.default_rng(3)
+    years = np.arange(2010, 2020)
+    rows = [(s, y, 10 + 2 * (y - 2010) + rng.normal(0, 1)) for s in ("AL", "AK") for y in years]
+    data = pd.DataFrame(rows, columns=["state", "year", "rainfall"])
+    train, test = data[data["year"] <= 2017], data[data["year"] >= 2018]
+    baseline = no_pooling_forecast(train, ["AL", "AK"], [2018, 2019])
+    card = forecast_scorecard({"a": baseline, "b": baseline}, test)
+    assert card["method"].tolist() == ["a", "a", "b", "b"]
+    assert (card["n"] == 4).all()
+    pd.testing.assert_series_equal(
+        card.loc[card["method"] == "a", "mean_width"].reset_index(drop=True),
+        card.loc[card["method"] == "b", "mean_width"].reset_index(drop=True),
+    )
+    with pytest.raises(ValueError, match="at least one"):
+        forecast_scorecard({}, test)
 
 
 @pytest.mark.stan

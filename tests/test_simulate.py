@@ -15,6 +15,7 @@ from mixedrain.simulate import (
     simulate_rainfall,
     simulate_rainfall_numpy,
     true_hyperparameters,
+    true_state_effects,
 )
 
 
@@ -130,3 +131,19 @@ def test_true_hyperparameters_absorb_the_error_mean_and_follow_centring():
     centred = true_hyperparameters(centre=5.5)
     assert centred["mu_alpha"] == pytest.approx(20.1 + 5 * 5.5)
     assert centred["sigma_alpha"] == pytest.approx(np.sqrt(25 + (2 * 5.5) ** 2))
+
+
+def test_true_state_effects_match_the_seed_worked_example():
+    effects = true_state_effects(simulate_rainfall())
+    assert tuple(effects.index) == STATES
+    assert effects.loc["AL", "true_intercept"] == pytest.approx(25.2711, abs=1e-4)
+    assert effects.loc["AL", "true_slope"] == pytest.approx(4.548885, abs=1e-6)
+
+
+def test_true_state_effects_refuses_several_data_sets_and_missing_truth():
+    sims = simulate_rainfall_numpy(n_datasets=2, rng=1)
+    with pytest.raises(ValueError, match="several data sets"):
+        true_state_effects(sims)
+    assert len(true_state_effects(sims[sims["dataset"] == 1])) == len(STATES)
+    with pytest.raises(ValueError, match="missing column"):
+        true_state_effects(simulate_rainfall().drop(columns="true_slope"))
