@@ -49,3 +49,11 @@ def test_each_chapter_offers_its_notebook(book_build):
         notebook = HTML / "_sources" / f"{name}.ipynb"
         assert notebook.is_file(), name
         assert f"{Path(name).name}.ipynb" in page(name), name
+
+
+def test_each_inline_script_is_written_once(book_build):
+    # Sphinx 7 wrote some extensions' inline scripts twice, and thebe's `const THEBE_JS_URL = ...`
+    # then raised a JavaScript error on every page (see _ext/inline_scripts_once.py).
+    for name in toc_files():
+        scripts = re.findall(r"<script>(.*?)</script>", page(name), re.S)
+        assert len(scripts) == len(set(scripts)), (name, sorted({s for s in scripts if scripts.count(s) > 1}))
