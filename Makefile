@@ -43,7 +43,7 @@ NO_SOLUTIONS := _build_no_solutions
 
 # The variant's config is generated from _config.yml (the one source of truth) and
 # executes notebooks through the main build's cache: after `make book`, nothing reruns.
-book-no-solutions: $(INSTALLED)
+book-no-solutions: $(INSTALLED) $(PACKAGE_STAMP)
 	$(PY) no_solutions/make_config.py --output $(NO_SOLUTIONS) --execution-cache _build/.jupyter_cache
 	$(PY) $(BIN)/jupyter-book build . --config $(NO_SOLUTIONS)/_config.yml --path-output $(NO_SOLUTIONS) -W -n --keep-going
 
