@@ -14,7 +14,7 @@ from mixedrain.compare import (
     shrinkage_fraction,
     state_effects_vs_truth,
 )
-from mixedrain.fit import HYPERPARAMETERS
+from mixedrain.models import get_model
 from mixedrain.prepare import prepare_data
 from mixedrain.simulate import SimulationParameters, simulate_rainfall, simulate_rainfall_numpy
 
@@ -125,7 +125,7 @@ def shrunk_fit(fake_posterior, prepared):
         alpha = mu_alpha + (1 - shrink) * (own.loc[list(prepared.groups), "intercept"].to_numpy() - mu_alpha)
         beta = mu_beta + (1 - shrink) * (own.loc[list(prepared.groups), "slope"].to_numpy() - mu_beta)
         shape = (4, 200)
-        hyper = {name: rng.normal(size=shape) for name in HYPERPARAMETERS}
+        hyper = {name: rng.normal(size=shape) for name in get_model("centered").hyperparameters}
         hyper["mu_alpha"] = hyper["mu_alpha"] * 1e-9 + mu_alpha
         hyper["mu_beta"] = hyper["mu_beta"] * 1e-9 + mu_beta
         return fake_posterior(
@@ -134,7 +134,7 @@ def shrunk_fit(fake_posterior, prepared):
             draws=shape[1],
             alpha=alpha,
             beta=beta,
-            attrs={"sampling_seconds": seconds},
+            attrs={"sampling_seconds": seconds, "model": "centered"},
             **hyper,
         )
 
@@ -144,7 +144,7 @@ def shrunk_fit(fake_posterior, prepared):
 def test_sampling_efficiency_columns_and_rate(shrunk_fit):
     idata = shrunk_fit(0.0, seconds=4.0)
     table = sampling_efficiency(idata)
-    assert list(table.index) == list(HYPERPARAMETERS)
+    assert list(table.index) == list(get_model("centered").hyperparameters)
     assert list(table.columns) == ["ess_bulk", "ess_tail", "r_hat", "ess_bulk_per_second"]
     np.testing.assert_allclose(table["ess_bulk_per_second"], table["ess_bulk"] / 4.0)
     # independent normal draws: ESS near the number of draws, R-hat near 1

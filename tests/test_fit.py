@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from mixedrain.compare import posterior_vs_truth
-from mixedrain.fit import HYPERPARAMETERS, SamplingWarning, fit_model
-from mixedrain.simulate import STATES, true_hyperparameters
+from mixedrain.fit import SamplingWarning, fit_model
+from mixedrain.models import MODEL_NAMES, get_model, resolve_priors
+from mixedrain.prepare import prepare_data
+
+HYPERPARAMETERS = get_model("centered").hyperparameters
+from mixedrain.fit import CentringWarning
+from mixedrain.simulate import STATES, simulate_rainfall_numpy, true_hyperparameters
 
 pytestmark = pytest.mark.stan
 
@@ -34,12 +39,23 @@ def test_inference_data_is_labelled(centered_fit, simulated):
     assert posterior["alpha"].dims == ("chain", "draw", "state")
     assert posterior["state"].values.tolist() == list(STATES)
     assert posterior.sizes["chain"] == 4 and posterior.sizes["draw"] == 1000
-    predictive = centered_fit.posterior_predictive
-    assert predictive["year"].values.tolist() == simulated["year"].tolist()
-    assert predictive["obs_state"].values.tolist() == simulated["state"].tolist()
+    for group in ("posterior_predictive", "log_likelihood", "observed_data"):
+        assert centered_fit[group]["year"].values.tolist() == simulated["year"].tolist(), group
+        assert centered_fit[group]["obs_state"].values.tolist() == simulated["state"].tolist(), group
+    assert centered_fit.posterior_predictive["y_rep"].shape == (4, 1000, 510)
     np.testing.assert_array_equal(centered_fit.observed_data["y"].values, simulated["rainfall"].values)
     assert centered_fit.attrs["first_year"] == 2010 and centered_fit.attrs["centre"] == 0.0
+    assert centered_fit.attrs["x_origin"] == 2009.0 and centered_fit.attrs["model"] == "centered"
     assert centered_fit.attrs["sampling_seconds"] > 0
+
+
+def test_replicated_data_look_like_the_data(centered_fit, simulated):
+    # y_rep is drawn around each draw's lines with sigma_y: its overall mean and sd match the data's
+    # within a few times their sampling error (sd / sqrt(n) for the mean, about sd / sqrt(2n) for the sd).
+    y = simulated["rainfall"].to_numpy()
+    y_rep = centered_fit.posterior_predictive["y_rep"].to_numpy()
+    assert abs(y_rep.mean() - y.mean()) < 4 * y.std() / np.sqrt(y.size)
+    assert abs(y_rep.std() - y.std()) < 4 * y.std() / np.sqrt(2 * y.size)
 
 
 def test_parameterisations_agree_within_monte_carlo_error(centered_fit, noncentered_fit):
@@ -64,11 +80,13 @@ def test_prior_only_samples_the_prior(prepared):
         warnings.simplefilter("error", SamplingWarning)  # the non-centered prior has no funnel: clean sampling
         prior = fit_model(prepared, "noncentered", prior_only=True)
     assert {"prior", "prior_predictive", "sample_stats_prior"} <= set(prior.groups())
-    assert "posterior" not in prior.groups()
+    assert "posterior" not in prior.groups() and "log_likelihood" not in prior.groups()
+    settings = resolve_priors("noncentered", prepared)
+    mean, sd = settings["prior_mu_alpha_mean"], settings["prior_mu_alpha_sd"]
     mu_alpha = prior.prior["mu_alpha"]
-    # The prior is N(30, 20): its sample mean is within 4 Monte Carlo standard errors of 30.
-    assert abs(float(mu_alpha.mean()) - 30) < 4 * float(az.mcse(prior.prior[["mu_alpha"]])["mu_alpha"])
-    assert float(mu_alpha.std()) == pytest.approx(20, rel=0.1)
+    # The prior is N(mean, sd): its sample mean is within 4 Monte Carlo standard errors of the mean.
+    assert abs(float(mu_alpha.mean()) - mean) < 4 * float(az.mcse(prior.prior[["mu_alpha"]])["mu_alpha"])
+    assert float(mu_alpha.std()) == pytest.approx(sd, rel=0.1)
 
 
 def test_problems_become_warnings(prepared):
@@ -97,3 +115,46 @@ def test_bad_arguments_fail_before_stan(prepared, kwargs, error, message):
 def test_a_dataframe_is_not_prepared_data(simulated):
     with pytest.raises(TypeError, match="prepare_data"):
         fit_model(simulated)
+
+
+def test_sufficient_statistics_and_row_by_row_agree_within_monte_carlo_error(centered_fit, prepared):
+    # One likelihood written two ways: the posterior means may differ only by Monte Carlo error.
+    by_row = fit_model(prepared, "by_row")
+    mcse_sums = az.mcse(centered_fit, var_names=list(HYPERPARAMETERS))
+    mcse_rows = az.mcse(by_row, var_names=list(HYPERPARAMETERS))
+    for name in HYPERPARAMETERS:
+        difference = float(centered_fit.posterior[name].mean() - by_row.posterior[name].mean())
+        assert abs(difference) < 4 * np.hypot(float(mcse_sums[name]), float(mcse_rows[name])), name
+    # The pointwise log-likelihood comes from the draws, so at equal draws it is the same number.
+    assert abs(float(az.loo(centered_fit).elpd_loo - az.loo(by_row).elpd_loo)) < 1.0
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_supports_psis_loo(name, prepared):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short chains: convergence is not the point here
+        idata = fit_model(prepared, name, chains=2, draws=200, warmup=300)
+    assert idata.log_likelihood["y"].shape == (2, 200, 510)
+    loo = az.loo(idata)
+    assert np.isfinite(loo.elpd_loo) and loo.n_data_points == 510
+
+
+def test_correlated_model_recovers_a_known_correlation():
+    # Centring the seed's year index at 5.5 makes each state's intercept alpha + 5.5 * beta: with
+    # sigma_alpha = 5 and sigma_beta = 2 it correlates with the slope at 11 / sqrt(146) = 0.91.
+    # 102 simulated states pin rho down to a posterior sd of a few hundredths.
+    simulated = simulate_rainfall_numpy(rng=11, n_datasets=2)
+    simulated["state"] = simulated["dataset"].astype(str) + "-" + simulated["state"]
+    prepared = prepare_data(simulated, centre=5.5)
+    truth = true_hyperparameters(centre=5.5, correlation=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        idata = fit_model(prepared, "correlated")
+    table = posterior_vs_truth(idata, truth)
+    assert table.loc["rho", "sd"] < 0.05, table
+    assert table["z"].abs().max() < 3, table
+
+
+def test_uncorrelated_model_on_centred_data_warns(prepared, simulated):
+    with pytest.warns(CentringWarning, match="centred at 5.5"):
+        fit_model(prepare_data(simulated, centre=5.5), "centered", chains=1, draws=50, warmup=50)

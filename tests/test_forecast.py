@@ -32,7 +32,7 @@ def fixed_line_fit(fake_posterior):
         mu_beta=1.0,
         sigma_beta=0.5,
         sigma_y=1.0,
-        attrs={"first_year": 2010, "centre": 0.0},
+        attrs={"x_origin": 2009.0, "first_year": 2010, "centre": 0.0},
     )
 
 
@@ -52,7 +52,7 @@ def uncertain_intercept_fit(fake_posterior):
         sigma_alpha=5.0,
         sigma_beta=2.0,
         sigma_y=3.0,
-        attrs={"first_year": 2010, "centre": 0.0},
+        attrs={"x_origin": 2009.0, "first_year": 2010, "centre": 0.0},
     )
 
 

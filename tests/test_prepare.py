@@ -113,6 +113,8 @@ def panels(draw):
     rows = []
     for label in labels:
         years = draw(st.lists(st.integers(1990, 2030), min_size=2, max_size=8))
+        if not rows:  # the first group's years differ, so the panel has a slope to estimate
+            years = draw(st.lists(st.integers(1990, 2030), min_size=2, max_size=8, unique=True))
         rows += [(label, year, draw(st.floats(-1e6, 1e6))) for year in years]
     order = draw(st.permutations(range(len(rows))))
     return pd.DataFrame([rows[i] for i in order], columns=["state", "year", "rainfall"])
@@ -144,3 +146,48 @@ def test_a_nan_anywhere_is_reported_with_its_row(df, data):
     df.loc[row, "rainfall"] = np.nan
     with pytest.raises(ValueError, match=rf"'rainfall'.*\[{row}\]"):
         prepare_data(df)
+
+
+def sleep_frame():
+    """sleepstudy's shape: a numeric predictor (Days from 0) that is not a calendar year."""
+    return pd.DataFrame(
+        {
+            "Subject": ["308", "308", "308", "309", "309", "309"],
+            "Days": [0, 1, 2, 0, 1, 2],
+            "Reaction": [249.6, 258.7, 250.8, 222.7, 205.3, 203.0],
+        }
+    )
+
+
+def test_a_numeric_predictor_is_used_as_it_stands():
+    prepared = prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction")
+    assert prepared.stan_data["x"] == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    assert prepared.first_year is None and prepared.predictor_column == "Days"
+    assert prepared.predictor([9]).tolist() == [9.0]
+    centred = prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction", centre=True)
+    assert centred.stan_data["x"] == [-1.0, 0.0, 1.0, -1.0, 0.0, 1.0]
+    assert centred.predictor([1]).tolist() == [0.0]
+    # Non-whole values are fine for a predictor (they are not years).
+    halves = sleep_frame().assign(Days=[0, 0.5, 1, 0, 0.5, 1])
+    assert prepare_data(halves, group="Subject", predictor="Days", outcome="Reaction").stan_data["x"][1] == 0.5
+
+
+NUMERIC_PREDICTOR_ERRORS = {
+    "missing predictor": (lambda d: d.drop(columns="Days"), ValueError, r"missing column\(s\) \['Days'\]"),
+    "text predictor": (lambda d: d.assign(Days=["0", "1", "x", "0", "1", "2"]), TypeError, "'Days' must be numeric"),
+    "NaN predictor": (lambda d: d.assign(Days=[0, 1, np.nan, 0, 1, 2]), ValueError, r"'Days' has missing.*\[2\]"),
+    "constant predictor": (lambda d: d.assign(Days=3), ValueError, "'Days' takes a single value"),
+    "one subject": (lambda d: d.assign(Subject="308"), ValueError, "at least 2 groups"),
+}
+
+
+@pytest.mark.parametrize("case", NUMERIC_PREDICTOR_ERRORS)
+def test_numeric_predictor_errors_are_named(case):
+    make, error, message = NUMERIC_PREDICTOR_ERRORS[case]
+    with pytest.raises(error, match=message):
+        prepare_data(make(sleep_frame()), group="Subject", predictor="Days", outcome="Reaction")
+
+
+def test_first_year_belongs_to_year_columns_only():
+    with pytest.raises(ValueError, match="first_year applies to a year column"):
+        prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction", first_year=2010)

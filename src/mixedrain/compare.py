@@ -10,7 +10,7 @@ import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from mixedrain.fit import HYPERPARAMETERS
+from mixedrain.models import get_model
 from mixedrain.prepare import PreparedData
 from mixedrain.simulate import SimulationParameters, resolve_parameters
 
@@ -126,16 +126,17 @@ def mixedlm_estimates(result) -> pd.DataFrame:
     }
     std_error = {"mu_alpha": result.bse_fe.iloc[0], "mu_beta": result.bse_fe.iloc[1]}
     table = pd.DataFrame({"estimate": pd.Series(estimate), "std_error": pd.Series(std_error)})
-    return table.loc[list(HYPERPARAMETERS)].rename_axis("parameter")
+    return table.loc[list(get_model("centered").hyperparameters)].rename_axis("parameter")
 
 
 def bayes_vs_mixedlm(idata: az.InferenceData, result) -> pd.DataFrame:
     """Posterior means and sds beside MixedLM's REML estimates and standard errors."""
     posterior = idata.posterior
+    names = get_model("centered").hyperparameters
     bayes = pd.DataFrame(
         {
-            "posterior_mean": {n: float(posterior[n].mean()) for n in HYPERPARAMETERS},
-            "posterior_sd": {n: float(posterior[n].std()) for n in HYPERPARAMETERS},
+            "posterior_mean": {n: float(posterior[n].mean()) for n in names},
+            "posterior_sd": {n: float(posterior[n].std()) for n in names},
         }
     )
     reml = mixedlm_estimates(result).rename(columns={"estimate": "reml_estimate", "std_error": "reml_std_error"})
@@ -228,7 +229,7 @@ def pooling_estimates(prepared: PreparedData, idata: az.InferenceData) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def sampling_efficiency(idata: az.InferenceData, var_names: tuple[str, ...] | list[str] = HYPERPARAMETERS) -> pd.DataFrame:
+def sampling_efficiency(idata: az.InferenceData, var_names: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
     """Effective sample sizes of a fit, and bulk ESS per second of sampling.
 
     The bulk ESS measures how well the draws pin down the centre of a
@@ -242,8 +243,9 @@ def sampling_efficiency(idata: az.InferenceData, var_names: tuple[str, ...] | li
     ----------
     idata : arviz.InferenceData
         A fitted model whose ``attrs`` hold ``sampling_seconds``.
-    var_names : sequence of str
-        Scalar parameters to report (default: the hyperparameters).
+    var_names : sequence of str, optional
+        Scalar parameters to report (default: the fitted model's
+        hyperparameters, from the catalogue).
 
     Returns
     -------
@@ -265,7 +267,7 @@ def sampling_efficiency(idata: az.InferenceData, var_names: tuple[str, ...] | li
     seconds = idata.attrs.get("sampling_seconds")
     if seconds is None or not float(seconds) > 0:
         raise ValueError("idata.attrs['sampling_seconds'] must be a positive number; fit with mixedrain.fit.fit_model")
-    names = list(var_names)
+    names = list(get_model(idata.attrs["model"]).hyperparameters if var_names is None else var_names)
     posterior = idata.posterior[names]
     bulk = az.ess(posterior, method="bulk")
     tail = az.ess(posterior, method="tail")

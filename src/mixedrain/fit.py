@@ -1,4 +1,4 @@
-"""Build and sample a Stan program with PyStan 3, returning ArviZ InferenceData."""
+"""Build and sample a model from the catalogue with PyStan 3, returning ArviZ InferenceData."""
 
 from __future__ import annotations
 
@@ -6,17 +6,15 @@ import asyncio
 import contextlib
 import fcntl
 import io
+import sys
 import time
 import warnings
 
 import arviz as az
 import numpy as np
 
-from mixedrain.models import DEFAULT_PRIORS, load_program
+from mixedrain.models import Model, get_model, load_program, stan_data
 from mixedrain.prepare import PreparedData
-
-#: The model's population-level parameters, in the order the book reports them.
-HYPERPARAMETERS: tuple[str, ...] = ("mu_alpha", "mu_beta", "sigma_alpha", "sigma_beta", "sigma_y")
 
 #: R-hat above this is reported (Vehtari et al. 2021 recommend 1.01).
 RHAT_THRESHOLD = 1.01
@@ -24,6 +22,10 @@ RHAT_THRESHOLD = 1.01
 
 class SamplingWarning(UserWarning):
     """The sampler reported a problem: divergences or chains that disagree."""
+
+
+class CentringWarning(UserWarning):
+    """An uncorrelated model was fitted to a centred predictor, where it is misspecified."""
 
 
 def fit_model(
@@ -36,30 +38,41 @@ def fit_model(
     seed: int = 1234,
     priors: dict[str, float] | None = None,
     prior_only: bool = False,
+    pointwise: bool = True,
     quiet: bool = True,
     **sampler_options,
 ) -> az.InferenceData:
-    """Fit one of the package's Stan programs with PyStan 3.
+    """Fit a model from the catalogue (:data:`mixedrain.models.MODELS`) with PyStan 3.
 
-    The first call for a program compiles it (about a minute and 2 GB of memory);
-    httpstan caches the compiled program, so later calls with any data reuse it.
-    Every call samples afresh: fits are not replayed from httpstan's disk cache.
+    The first call for a program compiles it (about 40 seconds and 2 GB of
+    memory, announced in one line); httpstan caches the compiled program, so
+    later calls with any data reuse it. Every call samples afresh: fits are not
+    replayed from httpstan's disk cache.
 
     Parameters
     ----------
     prepared : PreparedData
         Output of :func:`mixedrain.prepare.prepare_data`.
-    model : {"centered", "noncentered"}
-        Which parameterisation to sample.
+    model : str
+        A catalogue name: ``"centered"`` (the default), ``"noncentered"``,
+        ``"by_row"``, ``"correlated"`` or ``"gamma"``.
     chains, draws, warmup : int
         Number of chains, and of kept and warmup iterations per chain.
     seed : int
-        Random seed for the sampler, so a fit can be repeated exactly.
+        Random seed for the sampler and the replicated data, so a fit can be
+        repeated exactly.
     priors : dict, optional
-        Overrides for :data:`mixedrain.models.DEFAULT_PRIORS`.
+        Overrides for the model's default priors
+        (:func:`mixedrain.models.default_priors`).
     prior_only : bool
         Sample from the prior (the likelihood is switched off): a prior
         predictive check with the same compiled program.
+    pointwise : bool
+        Add each row's log-likelihood (group ``log_likelihood``, for
+        ``az.loo``) and replicated data ``y_rep`` (group
+        ``posterior_predictive``, or ``prior_predictive``), computed in NumPy
+        from the draws. Switch off for very large data, where they take
+        ``chains * draws * N`` numbers each.
     quiet : bool
         Keep PyStan's build and progress messages out of the output. They are
         attached to any error raised.
@@ -69,17 +82,28 @@ def fit_model(
     Returns
     -------
     arviz.InferenceData
-        ``posterior`` (or ``prior``) with dimension ``state`` labelled by group,
-        ``posterior_predictive`` (or ``prior_predictive``) ``y_rep``,
-        and ``observed_data`` over dimension ``obs``, whose
-        coordinates ``obs_state`` and ``year`` say where each row came from,
-        and ``sample_stats``. ``attrs`` record the model, the predictor's
-        ``first_year`` and ``centre``, and the build and sampling times.
+        ``posterior`` (or ``prior``) with the group dimension named after the
+        group column (``state``) and labelled by group; with ``pointwise``,
+        ``log_likelihood`` and ``posterior_predictive`` (or
+        ``prior_predictive``) over dimension ``obs``, as is
+        ``observed_data``; coordinates ``obs_<group>`` and the predictor's
+        column (``year``) say where each row came from. ``attrs`` record the
+        model, the predictor's mapping (``x_origin``, ``first_year``,
+        ``centre``) and the build and sampling times.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model, a bad prior setting, non-positive outcomes for
+        a positive family, or sampler settings that are not positive whole
+        numbers; all before Stan is called.
 
     Warns
     -----
     SamplingWarning
         If any transition diverged or any R-hat exceeds 1.01.
+    CentringWarning
+        If an uncorrelated model is fitted to a centred predictor.
 
     Examples
     --------
@@ -90,20 +114,30 @@ def fit_model(
     """
     import stan  # imported here so the rest of the package works without a compiler
 
+    spec = get_model(model)
     if not isinstance(prepared, PreparedData):
         raise TypeError(f"prepared must come from prepare_data(), not {type(prepared).__name__}")
     for name, value in (("chains", chains), ("draws", draws), ("warmup", warmup), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "warmup" else 1):
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-    unknown = sorted(set(priors or {}) - set(DEFAULT_PRIORS))
-    if unknown:
-        raise ValueError(f"unknown prior setting(s) {unknown}; known: {sorted(DEFAULT_PRIORS)}")
-    program = load_program(model)
-    data = {**prepared.stan_data, **DEFAULT_PRIORS, **(priors or {}), "prior_only": int(prior_only)}
+    data = stan_data(spec, prepared, priors, prior_only=prior_only)
+    if not spec.correlated and prepared.centre != 0:
+        warnings.warn(
+            f"model {spec.name!r} keeps intercept and slope uncorrelated, but the predictor was centred at "
+            f"{prepared.centre:g}: intercepts are now read at that point, where they are correlated with the "
+            "slopes unless the data were generated that way. Fit 'correlated', or prepare with centre=False.",
+            CentringWarning,
+            stacklevel=2,
+        )
+    program = load_program(spec.program)
+    _announce_first_compile(spec.program)
+    # No progress messages: httpstan parses them from socket reads, and a read that splits one in two
+    # makes it fail the whole fit ("pop from empty list"), more often the faster a program samples.
+    sampler_options.setdefault("refresh", 0)
 
     _allow_nested_event_loop()
     messages = io.StringIO()
-    with _maybe_silenced(messages, quiet), _one_fit_at_a_time(), _no_stored_fits(program):
+    with _maybe_silenced(messages, quiet), one_fit_at_a_time(), _no_stored_fits(program):
         try:
             start = time.perf_counter()
             posterior = stan.build(program, data=data, random_seed=int(seed))
@@ -115,50 +149,103 @@ def fit_model(
             raise
 
     idata = _to_inference_data(fit, posterior, prepared, prior_only)
+    if pointwise:
+        idata = add_pointwise(idata, prepared, spec, seed=seed)
     idata.attrs.update(
-        model=model,
-        first_year=prepared.first_year,
+        model=spec.name,
+        program=spec.program,
+        family=spec.family,
+        group=prepared.group_column,
+        predictor=prepared.predictor_column,
+        x_origin=prepared.x_origin,
         centre=prepared.centre,
         build_seconds=built - start,
         sampling_seconds=sampled - built,
         prior_only=int(prior_only),
     )
-    _warn_about_problems(idata, "prior" if prior_only else "posterior")
+    if prepared.first_year is not None:
+        idata.attrs["first_year"] = prepared.first_year
+    _warn_about_problems(idata, spec, "prior" if prior_only else "posterior")
     return idata
 
 
-def _to_inference_data(fit, posterior, prepared: PreparedData, prior_only: bool) -> az.InferenceData:
-    coords = {"state": list(prepared.groups), "obs": np.arange(prepared.stan_data["N"])}
-    per_state = ["state"]
-    dims = {
-        "alpha": per_state,
-        "beta": per_state,
-        "alpha_raw": per_state,
-        "beta_raw": per_state,
-        "y_rep": ["obs"],
-        "y": ["obs"],
+def add_pointwise(idata: az.InferenceData, prepared: PreparedData, model: str | Model, *, seed: int = 0) -> az.InferenceData:
+    """Add each row's log-likelihood and replicated data, computed from the draws.
+
+    For every draw and row, the linear predictor is ``alpha[g] + beta[g] * x``;
+    the model's family (:mod:`mixedrain.families`) turns it into a log density
+    of the observed ``y`` and a replicated ``y_rep``. For a prior fit only
+    ``prior_predictive`` is added: a prior has no likelihood to score.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of ``model`` to ``prepared``, with or without these groups.
+    prepared : PreparedData
+        The data it was fitted to.
+    model : str or Model
+        The catalogue entry that was fitted.
+    seed : int
+        Seed for the replicated data.
+
+    Returns
+    -------
+    arviz.InferenceData
+        A new object with ``log_likelihood`` and ``posterior_predictive`` (or
+        ``prior_predictive``) ``y_rep`` over dimension ``obs``.
+    """
+    spec = get_model(model)
+    family = spec.outcome_family
+    group = "prior" if "prior" in idata.groups() and "posterior" not in idata.groups() else "posterior"
+    draws = idata[group]
+    codes = np.asarray(prepared.stan_data["group"]) - 1
+    x = np.asarray(prepared.stan_data["x"], dtype=float)
+    y = np.asarray(prepared.stan_data["y"], dtype=float)
+    group_dim = prepared.group_column
+    alpha = draws["alpha"].transpose("chain", "draw", group_dim).to_numpy()
+    beta = draws["beta"].transpose("chain", "draw", group_dim).to_numpy()
+    eta = alpha[..., codes] + beta[..., codes] * x
+    dispersion = draws[family.dispersion].to_numpy()[..., None]
+    rng = np.random.default_rng(seed)
+    coords = {"chain": draws["chain"].to_numpy(), "draw": draws["draw"].to_numpy(), "obs": np.arange(y.size)}
+    replicated = az.from_dict(
+        **{f"{group}_predictive": {"y_rep": family.draw(rng, eta, dispersion)}},
+        coords=coords,
+        dims={"y_rep": ["obs"]},
+    )
+    extra = [replicated]
+    if group == "posterior":
+        extra.append(az.from_dict(log_likelihood={"y": family.log_density(y, eta, dispersion)}, coords=coords, dims={"y": ["obs"]}))
+    out = idata.copy()
+    for part in extra:
+        for name in part.groups():
+            if name in out.groups():
+                del out[name]
+        out.extend(part)
+    return out.assign_coords(_where(prepared), groups=[g for g in out.groups() if "obs" in out[g].dims])
+
+
+def _where(prepared: PreparedData) -> dict:
+    return {
+        f"obs_{prepared.group_column}": ("obs", prepared.frame[prepared.group_column].to_numpy()),
+        prepared.predictor_column: ("obs", prepared.frame[prepared.predictor_column].to_numpy()),
     }
+
+
+def _to_inference_data(fit, posterior, prepared: PreparedData, prior_only: bool) -> az.InferenceData:
+    group_dim = prepared.group_column
+    coords = {group_dim: list(prepared.groups), "obs": np.arange(prepared.stan_data["N"]), "effect": ["intercept", "slope"]}
+    dims = {"alpha": [group_dim], "beta": [group_dim], "z": ["effect", group_dim], "y": ["obs"]}
     if prior_only:
-        idata = az.from_pystan(prior=fit, prior_model=posterior, prior_predictive="y_rep", coords=coords, dims=dims)
+        idata = az.from_pystan(prior=fit, prior_model=posterior, coords=coords, dims=dims)
     else:
         idata = az.from_pystan(
-            posterior=fit,
-            posterior_model=posterior,
-            posterior_predictive="y_rep",
-            observed_data="y",
-            log_likelihood=False,
-            coords=coords,
-            dims=dims,
+            posterior=fit, posterior_model=posterior, observed_data="y", log_likelihood=False, coords=coords, dims=dims
         )
-    where = {
-        "obs_state": ("obs", prepared.frame[prepared.group_column].to_numpy()),
-        "year": ("obs", prepared.frame[prepared.time_column].to_numpy().astype(int)),
-    }
-    with_obs = [group for group in idata.groups() if "obs" in idata[group].dims]
-    return idata.assign_coords(where, groups=with_obs)
+    return idata.assign_coords(_where(prepared), groups=[g for g in idata.groups() if "obs" in idata[g].dims])
 
 
-def _warn_about_problems(idata: az.InferenceData, group: str) -> None:
+def _warn_about_problems(idata: az.InferenceData, spec: Model, group: str) -> None:
     stats = idata["sample_stats_prior" if group == "prior" else "sample_stats"]
     divergent = int(stats["diverging"].sum())
     if divergent:
@@ -171,7 +258,7 @@ def _warn_about_problems(idata: az.InferenceData, group: str) -> None:
         )
     if idata[group].sizes["chain"] < 2:
         return
-    names = [n for n in (*HYPERPARAMETERS, "alpha", "beta") if n in idata[group]]
+    names = [n for n in (*spec.hyperparameters, "alpha", "beta") if n in idata[group]]
     rhat = az.rhat(idata[group][names])
     bad = {n: float(rhat[n].max()) for n in names if float(rhat[n].max()) > RHAT_THRESHOLD}
     if bad:
@@ -184,9 +271,9 @@ def _warn_about_problems(idata: az.InferenceData, group: str) -> None:
 
 
 @contextlib.contextmanager
-def _one_fit_at_a_time():
-    # A machine-wide lock: fits never overlap, so no process touches another's stored fit, and two
-    # first-time compiles (2 GB of memory each) never run at once.
+def one_fit_at_a_time():
+    """A machine-wide lock: fits never overlap, so no process touches another's stored fit, and no
+    compile (2 GB of memory each) starts beside another process's compiles."""
     from httpstan.cache import cache_directory
 
     cache_directory().mkdir(parents=True, exist_ok=True)
@@ -217,6 +304,18 @@ def _no_stored_fits(program: str):
         yield
     finally:
         forget()
+
+
+def _announce_first_compile(program: str) -> None:
+    from mixedrain.build import TYPICAL_SECONDS, is_compiled
+
+    if not is_compiled(program):
+        print(
+            f"Compiling {program}.stan, the first use of this Stan program on this machine: about "
+            f"{TYPICAL_SECONDS} s and 2 GB of memory; httpstan caches it, so later fits start at once.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _allow_nested_event_loop() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from mixedrain.families import get_family
 from mixedrain.simulate import SimulationParameters, resolve_parameters
 
 #: Central interval widths the book reports.
@@ -26,9 +27,10 @@ def forecast_rainfall(
 
     For a state in the data each posterior draw uses that state's intercept
     and slope. For a state the model never saw, each draw first draws a new
-    intercept and slope from the population, ``N(mu_alpha, sigma_alpha)`` and
-    ``N(mu_beta, sigma_beta)``: that is how a mixed model predicts a new group.
-    Then rainfall is drawn around the line with ``sigma_y``.
+    intercept and slope from the population (:func:`new_group_effects`): that
+    is how a mixed model predicts a new group. Then rainfall is drawn around
+    the line from the model's family: ``N(line, sigma_y)`` for the Gaussian
+    models, a Gamma with mean ``exp(line)`` and shape ``phi`` for ``gamma``.
 
     Parameters
     ----------
@@ -46,7 +48,8 @@ def forecast_rainfall(
     pandas.DataFrame
         One row per state, year and posterior draw: ``state``, ``year``,
         ``draw``, ``seen`` (was the state in the data), ``expected_rainfall``
-        (the line) and ``rainfall`` (a predictive draw).
+        (the mean: the line, or its exponential under a log link) and
+        ``rainfall`` (a predictive draw).
 
     Examples
     --------
@@ -61,21 +64,23 @@ def forecast_rainfall(
     if not np.all(np.isfinite(years)) or not np.all(years == np.round(years)):
         raise ValueError(f"years must be whole numbers, got {years.tolist()}")
     posterior = az.extract(idata, group="posterior")
+    family = get_family(idata.attrs.get("family", "gaussian"))
     rng = np.random.default_rng(seed)
-    known = set(posterior["state"].values.tolist())
+    group_dim = idata.attrs.get("group", "state")
+    known = set(posterior[group_dim].values.tolist())
     n_draws = posterior.sizes["sample"]
-    x = years - idata.attrs["first_year"] + 1 - idata.attrs["centre"]
-    sigma_y = posterior["sigma_y"].to_numpy()
+    x = years - idata.attrs["x_origin"]
+    dispersion = posterior[family.dispersion].to_numpy()
     frames = []
     for state in states:
         if state in known:
-            alpha = posterior["alpha"].sel(state=state).to_numpy()
-            beta = posterior["beta"].sel(state=state).to_numpy()
+            alpha = posterior["alpha"].sel({group_dim: state}).to_numpy()
+            beta = posterior["beta"].sel({group_dim: state}).to_numpy()
         else:
-            alpha = rng.normal(posterior["mu_alpha"].to_numpy(), posterior["sigma_alpha"].to_numpy())
-            beta = rng.normal(posterior["mu_beta"].to_numpy(), posterior["sigma_beta"].to_numpy())
-        expected = alpha[:, None] + beta[:, None] * x[None, :]
-        rainfall = rng.normal(expected, sigma_y[:, None])
+            alpha, beta = new_group_effects(posterior, rng)
+        eta = alpha[:, None] + beta[:, None] * x[None, :]
+        expected = family.mean(eta)
+        rainfall = family.draw(rng, eta, dispersion[:, None])
         frames.append(
             pd.DataFrame(
                 {
@@ -89,6 +94,43 @@ def forecast_rainfall(
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def new_group_effects(posterior, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One intercept and slope per posterior draw for a group the model never saw.
+
+    Drawn from the population distribution of each draw: independent normals
+    ``N(mu_alpha, sigma_alpha)`` and ``N(mu_beta, sigma_beta)``, or, where the
+    posterior has a correlation ``rho`` (the correlated model), a bivariate
+    normal with that correlation.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Posterior draws stacked on one ``sample`` dimension (``az.extract``).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Intercepts and slopes, one per draw.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> posterior = xr.Dataset({name: ("sample", np.full(20_000, value)) for name, value in
+    ...     {"mu_alpha": 0.0, "mu_beta": 0.0, "sigma_alpha": 1.0, "sigma_beta": 1.0, "rho": 0.9}.items()})
+    >>> alpha, beta = new_group_effects(posterior, np.random.default_rng(0))
+    >>> round(float(np.corrcoef(alpha, beta)[0, 1]), 1)
+    0.9
+    """
+    mu_alpha, mu_beta = posterior["mu_alpha"].to_numpy(), posterior["mu_beta"].to_numpy()
+    sigma_alpha, sigma_beta = posterior["sigma_alpha"].to_numpy(), posterior["sigma_beta"].to_numpy()
+    rho = posterior["rho"].to_numpy() if "rho" in posterior else np.zeros_like(mu_alpha)
+    first, second = rng.standard_normal((2, mu_alpha.size))
+    alpha = mu_alpha + sigma_alpha * first
+    beta = mu_beta + sigma_beta * (rho * first + np.sqrt(1 - rho**2) * second)
+    return alpha, beta
 
 
 def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, value: str = "rainfall") -> pd.DataFrame:

@@ -26,27 +26,32 @@ class PreparedData:
         ``N``, ``J``, ``group`` (1-based codes), ``x`` (the predictor) and ``y``.
     groups : tuple of str
         ``groups[k - 1]`` is the label of group code ``k``.
-    first_year : int
-        The year whose year index is 1.
+    x_origin : float
+        The predictor is ``x = value - x_origin``, where ``value`` is the
+        predictor column's value.
     centre : float
-        Subtracted from the year index to give the predictor ``x``.
+        What was subtracted from the year index (or the predictor) to centre it.
     frame : pandas.DataFrame
         The validated rows with ``group_code`` and ``x`` columns added.
-    group_column, time_column, outcome_column : str
+    group_column, predictor_column, outcome_column : str
         The column names the data came with.
+    first_year : int or None
+        For a year column turned into a year index, the year whose index is 1;
+        ``None`` for a predictor used as it stands.
     """
 
     stan_data: dict
     groups: tuple[str, ...]
-    first_year: int
+    x_origin: float
     centre: float
     frame: pd.DataFrame = field(repr=False)
     group_column: str = "state"
-    time_column: str = "year"
+    predictor_column: str = "year"
     outcome_column: str = "rainfall"
+    first_year: int | None = None
 
-    def predictor(self, years: Iterable[int] | np.ndarray) -> np.ndarray:
-        """The predictor ``x`` the model uses for calendar ``years``.
+    def predictor(self, values: Iterable[float] | np.ndarray) -> np.ndarray:
+        """The predictor ``x`` the model uses for values of the predictor column (e.g. years).
 
         Examples
         --------
@@ -54,7 +59,7 @@ class PreparedData:
         >>> prepare_data(simulate_rainfall()).predictor([2010, 2025]).tolist()
         [1.0, 16.0]
         """
-        return np.asarray(list(years) if not isinstance(years, np.ndarray) else years, dtype=float) - self.first_year + 1 - self.centre
+        return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float) - self.x_origin
 
 
 def prepare_data(
@@ -63,10 +68,23 @@ def prepare_data(
     group: str = "state",
     time: str = "year",
     outcome: str = "rainfall",
+    predictor: str | None = None,
     centre: bool | float = False,
     first_year: int | None = None,
 ) -> PreparedData:
     """Validate a long DataFrame and turn it into Stan data.
+
+    The predictor ``x`` is either a year index made from a column of calendar
+    years (``time``, the default: 1 for ``first_year``), or any numeric column
+    used as it stands (``predictor``, e.g. sleepstudy's ``Days``, where 0 is
+    the first day, as lme4 reads it).
+
+    Centring moves where the intercept is read. The correlated model
+    (``(x | g)``) is unchanged by that; the uncorrelated one (``(x || g)``)
+    is not: if a group's intercept and slope are independent at ``x = 0``,
+    its intercept at ``x = c`` is ``alpha + beta * c``, correlated with the
+    slope, so after centring the uncorrelated model is misspecified, and
+    :func:`mixedrain.fit.fit_model` warns.
 
     Parameters
     ----------
@@ -75,16 +93,19 @@ def prepare_data(
     group : str
         Column of group labels (the random effects' grouping), e.g. state.
     time : str
-        Column of calendar years (whole numbers).
+        Column of calendar years (whole numbers), made into a year index.
+        Not used when ``predictor`` is given.
     outcome : str
         Column of the numeric outcome, e.g. rainfall.
+    predictor : str, optional
+        Column of a numeric predictor used as it stands, instead of ``time``.
     centre : bool or float
-        ``False`` uses the year index (1 for ``first_year``) as the predictor;
-        ``True`` subtracts the mean year index of the data; a number is
-        subtracted as given.
+        ``False`` keeps the predictor's origin; ``True`` subtracts the
+        predictor's mean over the data; a number is subtracted as given.
     first_year : int, optional
-        The year given index 1. Defaults to the earliest year in ``df``; pass
-        it to keep the same predictor scale across subsets of the data.
+        With ``time``: the year given index 1. Defaults to the earliest year
+        in ``df``; pass it to keep the same predictor scale across subsets of
+        the data.
 
     Returns
     -------
@@ -93,11 +114,12 @@ def prepare_data(
     Raises
     ------
     TypeError
-        If ``df`` is not a DataFrame or a column has the wrong type.
+        If ``df`` is not a DataFrame, a column has the wrong type, or
+        ``centre`` is not True, False or a number.
     ValueError
         If a column is missing, a value is missing or not finite, a year is
-        not a whole number, there are fewer than two groups, or a group has
-        fewer than two observations.
+        not a whole number, there are fewer than two groups, a group has fewer
+        than two observations, or the predictor takes a single value.
 
     Examples
     --------
@@ -105,10 +127,16 @@ def prepare_data(
     >>> prepared = prepare_data(simulate_rainfall())
     >>> prepared.stan_data["N"], prepared.stan_data["J"], prepared.groups[:2]
     (510, 51, ('AL', 'AK'))
+    >>> sleep = pd.DataFrame({"Subject": [1, 1, 2, 2], "Days": [0, 1, 0, 1], "Reaction": [250.0, 260, 240, 255]})
+    >>> prepare_data(sleep, group="Subject", predictor="Days", outcome="Reaction").stan_data["x"]
+    [0.0, 1.0, 0.0, 1.0]
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in (group, time, outcome) if c not in df.columns]
+    if predictor is not None and not isinstance(predictor, str):
+        raise TypeError(f"predictor must be a column name, got {predictor!r}")
+    predictor_column = time if predictor is None else predictor
+    missing = [c for c in (group, predictor_column, outcome) if c not in df.columns]
     if missing:
         raise ValueError(f"missing column(s) {missing}; the data has columns {list(df.columns)}")
     if len(df) == 0:
@@ -116,11 +144,12 @@ def prepare_data(
 
     labels = df[group]
     _reject_rows(labels.isna(), f"column {group!r} has missing group labels")
-    for column in (time, outcome):
+    for column in (predictor_column, outcome):
         _check_numeric(df, column)
-    years = df[time].astype(float)
-    _reject_rows(~np.isfinite(years), f"column {time!r} has missing or non-finite values")
-    _reject_rows(years != np.round(years), f"column {time!r} must hold whole-number years")
+    values = df[predictor_column].astype(float)
+    _reject_rows(~np.isfinite(values), f"column {predictor_column!r} has missing or non-finite values")
+    if predictor is None:
+        _reject_rows(values != np.round(values), f"column {time!r} must hold whole-number years")
     y = df[outcome].astype(float)
     _reject_rows(~np.isfinite(y), f"column {outcome!r} has missing or non-finite values (NaN or infinity)")
 
@@ -135,17 +164,26 @@ def prepare_data(
     if len(too_small):
         listed = ", ".join(f"{label!r} ({n} row)" for label, n in too_small.items())
         raise ValueError(f"column {group!r}: each group needs at least 2 observations to inform its slope; {listed}")
+    if values.nunique() < 2:
+        raise ValueError(f"column {predictor_column!r} takes a single value ({values.iloc[0]:g}), so no slope can be estimated")
 
-    if first_year is None:
-        first_year = int(years.min())
+    if predictor is not None:
+        if first_year is not None:
+            raise ValueError("first_year applies to a year column (time=...), not to predictor=...")
+        origin = 0.0
+    elif first_year is None:
+        first_year = int(values.min())
+        origin = first_year - 1.0
     elif not float(first_year).is_integer():
         raise ValueError(f"first_year must be a whole number, got {first_year!r}")
-    year_index = years - int(first_year) + 1
+    else:
+        first_year = int(first_year)
+        origin = first_year - 1.0
     if centre is True:
-        centre_value = float(year_index.mean())
+        centre_value = float((values - origin).mean())
     elif centre is False:
         centre_value = 0.0
-    elif isinstance(centre, (int, float, np.number)) and np.isfinite(centre):
+    elif isinstance(centre, (int, float, np.number)) and not isinstance(centre, bool) and np.isfinite(centre):
         centre_value = float(centre)
     else:
         raise TypeError(f"centre must be True, False or a finite number, got {centre!r}")
@@ -153,7 +191,7 @@ def prepare_data(
     code_of = {label: code for code, label in enumerate(groups, start=1)}
     frame = df.copy()
     frame["group_code"] = labels.map(code_of).astype(int)
-    frame["x"] = year_index - centre_value
+    frame["x"] = values - origin - centre_value
     stan_data = {
         "N": len(frame),
         "J": len(groups),
@@ -164,12 +202,13 @@ def prepare_data(
     return PreparedData(
         stan_data=stan_data,
         groups=groups,
-        first_year=int(first_year),
+        x_origin=origin + centre_value,
         centre=centre_value,
         frame=frame,
         group_column=group,
-        time_column=time,
+        predictor_column=predictor_column,
         outcome_column=outcome,
+        first_year=None if predictor is not None else int(first_year),
     )
 
 

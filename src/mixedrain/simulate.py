@@ -225,14 +225,20 @@ def observed(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in LATENT_COLUMNS if c in df.columns])
 
 
-def true_hyperparameters(params: SimulationParameters | str = "text", centre: float = 0.0) -> dict[str, float]:
+def true_hyperparameters(
+    params: SimulationParameters | str = "text", centre: float = 0.0, correlation: bool = False
+) -> dict[str, float]:
     """The values a correctly specified model's hyperparameters should recover.
 
     The model ``y = alpha_j + beta_j * x + e`` with ``e ~ N(0, sigma_y)`` cannot
     separate the error mean from the intercept, so the true ``mu_alpha`` is
     ``intercept_mu + error_mu``. If the predictor is centred at ``centre``
     (``x - centre``), the intercept moves to ``mu_alpha + mu_beta * centre``
-    and its spread grows to ``sqrt(sigma_alpha**2 + (sigma_beta * centre)**2)``.
+    and its spread grows to ``sqrt(sigma_alpha**2 + (sigma_beta * centre)**2)``;
+    it is then correlated with the slope, with correlation
+    ``sigma_beta * centre / sqrt(sigma_alpha**2 + (sigma_beta * centre)**2)``
+    (about 0.91 for the seed's text at ``centre = 5.5``), which only the
+    correlated model can represent.
 
     Parameters
     ----------
@@ -240,25 +246,35 @@ def true_hyperparameters(params: SimulationParameters | str = "text", centre: fl
         The simulation's parameters.
     centre : float
         The value subtracted from the predictor before fitting.
+    correlation : bool
+        Also return ``rho``, the correlation of intercept and slope (the
+        correlated model's extra parameter).
 
     Returns
     -------
     dict
-        ``mu_alpha``, ``mu_beta``, ``sigma_alpha``, ``sigma_beta``, ``sigma_y``.
+        ``mu_alpha``, ``mu_beta``, ``sigma_alpha``, ``sigma_beta``,
+        ``sigma_y`` (and ``rho``).
 
     Examples
     --------
     >>> true_hyperparameters()["mu_alpha"]
     20.1
+    >>> round(true_hyperparameters(centre=5.5, correlation=True)["rho"], 3)
+    0.91
     """
     params = resolve_parameters(params)
-    return {
+    sigma_alpha = float(np.hypot(params.intercept_sigma, params.slope_sigma * centre))
+    truth = {
         "mu_alpha": params.intercept_mu + params.error_mu + params.slope_mu * centre,
         "mu_beta": params.slope_mu,
-        "sigma_alpha": float(np.hypot(params.intercept_sigma, params.slope_sigma * centre)),
+        "sigma_alpha": sigma_alpha,
         "sigma_beta": params.slope_sigma,
         "sigma_y": params.error_sigma,
     }
+    if correlation:
+        truth["rho"] = params.slope_sigma * centre / sigma_alpha
+    return truth
 
 
 def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from scipy import integrate
+
+from mixedrain.families import FAMILIES, get_family
+from mixedrain.fit import one_fit_at_a_time
+from mixedrain.models import get_model, load_program, stan_data
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_density_integrates_to_one_and_draws_have_its_mean(name):
+    family = get_family(name)
+    eta, dispersion = (3.0, 40.0) if family.link == "log" else (3.0, 2.0)
+    lower = 0 if family.positive else -np.inf
+    total, _ = integrate.quad(lambda y: np.exp(family.log_density(np.array(y), np.array(eta), np.array(dispersion))), lower, np.inf)
+    assert total == pytest.approx(1.0, abs=1e-6)
+    draws = family.draw(np.random.default_rng(0), np.full(100_000, eta), np.full(100_000, dispersion))
+    # the sample mean sits within 4 standard errors of the family's mean
+    assert abs(draws.mean() - family.mean(np.array(eta))) < 4 * draws.std() / np.sqrt(draws.size)
+    if family.positive:
+        assert draws.min() > 0
+
+
+def test_unknown_family_is_named():
+    with pytest.raises(ValueError, match="unknown family 'poisson'"):
+        get_family("poisson")
+
+
+@pytest.mark.stan
+@pytest.mark.parametrize("model", ["centered", "by_row", "correlated", "gamma"])
+def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
+    # The likelihood is stated twice, in the Stan program (for sampling) and in NumPy (for log_lik):
+    # Stan's log density with the likelihood on, minus with it off, is the NumPy sum at the same point,
+    # up to the constant -N/2 log(2 pi) that a Gaussian `~` statement or the sums drop.
+    import stan
+
+    spec = get_model(model)
+    rng = np.random.default_rng(1)
+    J = prepared.stan_data["J"]
+    point = {"mu_alpha": 3.0, "mu_beta": 0.05, "sigma_alpha": 0.4, "sigma_beta": 0.03}
+    if spec.family == "gamma":
+        point |= {"phi": 30.0, "alpha": rng.normal(3.5, 0.2, J), "beta": rng.normal(0.05, 0.02, J)}
+    else:
+        point |= {"mu_alpha": 40.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 5.0}
+        if spec.correlated:
+            point |= {"L": np.array([[1.0, 0.0], [0.3, np.sqrt(1 - 0.09)]]), "z": rng.normal(size=(2, J))}
+        else:
+            point |= {"alpha": rng.normal(25, 5, J), "beta": rng.normal(5, 2, J)}
+    with one_fit_at_a_time():
+        on = stan.build(load_program(spec.program), data=stan_data(spec, prepared), random_seed=1)
+        off = stan.build(load_program(spec.program), data=stan_data(spec, prepared, prior_only=True), random_seed=1)
+    unconstrained = on.unconstrain_pars({k: np.asarray(v).tolist() for k, v in point.items()})
+    stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
+    if spec.correlated:
+        effects = np.diag([point["sigma_alpha"], point["sigma_beta"]]) @ point["L"] @ point["z"]
+        alpha, beta = point["mu_alpha"] + effects[0], point["mu_beta"] + effects[1]
+    else:
+        alpha, beta = point["alpha"], point["beta"]
+    codes = np.asarray(prepared.stan_data["group"]) - 1
+    eta = alpha[codes] + beta[codes] * np.asarray(prepared.stan_data["x"])
+    family = spec.outcome_family
+    numpy_likelihood = family.log_density(np.asarray(prepared.stan_data["y"]), eta, np.array(point[family.dispersion])).sum()
+    dropped = 0.0 if spec.family == "gamma" else -0.5 * prepared.stan_data["N"] * np.log(2 * np.pi)
+    assert stan_likelihood == pytest.approx(numpy_likelihood - dropped, rel=1e-9)
