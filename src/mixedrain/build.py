@@ -30,17 +30,22 @@ TYPICAL_SECONDS = 40
 
 
 def is_compiled(program: str) -> bool:
-    """Whether httpstan already holds the compiled ``program`` for this Python.
+    """Whether httpstan already holds the compiled ``program`` (a catalogue program's name) for this Python.
 
     Examples
     --------
     >>> is_compiled("uncorrelated") in (True, False)
     True
     """
+    return is_compiled_text(load_program(program))
+
+
+def is_compiled_text(code: str) -> bool:
+    """Whether httpstan already holds the compiled Stan program ``code`` for this Python."""
     import httpstan.cache
     import httpstan.models
 
-    name = httpstan.models.calculate_model_name(load_program(program))
+    name = httpstan.models.calculate_model_name(code)
     directory = httpstan.cache.model_directory(name)
     try:
         httpstan.models.import_services_extension_module(name)

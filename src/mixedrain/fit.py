@@ -112,8 +112,6 @@ def fit_model(
     >>> idata = fit_model(prepare_data(simulate_rainfall()))  # doctest: +SKIP
     >>> idata.posterior["alpha"].sel(state="AL").mean().item()  # doctest: +SKIP
     """
-    import stan  # imported here so the rest of the package works without a compiler
-
     spec = get_model(model)
     if not isinstance(prepared, PreparedData):
         raise TypeError(f"prepared must come from prepare_data(), not {type(prepared).__name__}")
@@ -129,12 +127,59 @@ def fit_model(
             CentringWarning,
             stacklevel=2,
         )
-    program = load_program(spec.program)
-    _announce_first_compile(spec.program)
+    fit, posterior, timings = sample_program(
+        load_program(spec.program), data, chains=chains, draws=draws, warmup=warmup, seed=seed, quiet=quiet,
+        label=f"{spec.program}.stan", **sampler_options,
+    )
+    idata = _to_inference_data(fit, posterior, prepared, prior_only)
+    if pointwise:
+        idata = add_pointwise(idata, prepared, spec, seed=seed)
+    idata.attrs.update(
+        model=spec.name,
+        program=spec.program,
+        family=spec.family,
+        group=prepared.group_column,
+        predictor=prepared.predictor_column,
+        x_origin=prepared.x_origin,
+        centre=prepared.centre,
+        **timings,
+        prior_only=int(prior_only),
+    )
+    if prepared.first_year is not None:
+        idata.attrs["first_year"] = prepared.first_year
+    _warn_about_problems(idata, spec, "prior" if prior_only else "posterior")
+    return idata
+
+
+def sample_program(
+    program: str,
+    data: dict,
+    *,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    seed: int = 1234,
+    quiet: bool = True,
+    label: str = "a Stan program",
+    **sampler_options,
+):
+    """Build (or load from httpstan's cache) and sample any Stan program text; the engine under :func:`fit_model`.
+
+    One fit at a time on the machine, never replayed from httpstan's stored fits.
+    The benchmark calls it directly to time a program that is not in the
+    catalogue (the book's first program, frozen as a baseline).
+
+    Returns
+    -------
+    tuple
+        PyStan's fit, its model, and ``{"build_seconds": ..., "sampling_seconds": ...}``.
+    """
+    import stan  # imported here so the rest of the package works without a compiler
+
+    _announce_first_compile(program, label)
     # No progress messages: httpstan parses them from socket reads, and a read that splits one in two
     # makes it fail the whole fit ("pop from empty list"), more often the faster a program samples.
     sampler_options.setdefault("refresh", 0)
-
     _allow_nested_event_loop()
     messages = io.StringIO()
     with _maybe_silenced(messages, quiet), one_fit_at_a_time(), _no_stored_fits(program):
@@ -147,26 +192,7 @@ def fit_model(
         except Exception as error:
             error.add_note(f"PyStan said:\n{messages.getvalue()}")
             raise
-
-    idata = _to_inference_data(fit, posterior, prepared, prior_only)
-    if pointwise:
-        idata = add_pointwise(idata, prepared, spec, seed=seed)
-    idata.attrs.update(
-        model=spec.name,
-        program=spec.program,
-        family=spec.family,
-        group=prepared.group_column,
-        predictor=prepared.predictor_column,
-        x_origin=prepared.x_origin,
-        centre=prepared.centre,
-        build_seconds=built - start,
-        sampling_seconds=sampled - built,
-        prior_only=int(prior_only),
-    )
-    if prepared.first_year is not None:
-        idata.attrs["first_year"] = prepared.first_year
-    _warn_about_problems(idata, spec, "prior" if prior_only else "posterior")
-    return idata
+    return fit, posterior, {"build_seconds": built - start, "sampling_seconds": sampled - built}
 
 
 def add_pointwise(idata: az.InferenceData, prepared: PreparedData, model: str | Model, *, seed: int = 0) -> az.InferenceData:
@@ -306,12 +332,12 @@ def _no_stored_fits(program: str):
         forget()
 
 
-def _announce_first_compile(program: str) -> None:
-    from mixedrain.build import TYPICAL_SECONDS, is_compiled
+def _announce_first_compile(program: str, label: str) -> None:
+    from mixedrain.build import TYPICAL_SECONDS, is_compiled_text
 
-    if not is_compiled(program):
+    if not is_compiled_text(program):
         print(
-            f"Compiling {program}.stan, the first use of this Stan program on this machine: about "
+            f"Compiling {label}, the first use of this Stan program on this machine: about "
             f"{TYPICAL_SECONDS} s and 2 GB of memory; httpstan caches it, so later fits start at once.",
             file=sys.stderr,
             flush=True,
