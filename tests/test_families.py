@@ -27,7 +27,7 @@ def test_unknown_family_is_named():
 
 
 @pytest.mark.stan
-@pytest.mark.parametrize("model", ["centered", "by_row", "correlated", "gamma"])
+@pytest.mark.parametrize("model", ["centered", "by_row", "correlated", "correlated_noncentered", "gamma"])
 def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
     # The likelihood is stated twice, in the Stan program (for sampling) and in NumPy (for log_lik):
     # Stan's log density with the likelihood on, minus with it off, is the NumPy sum at the same point,
@@ -43,7 +43,8 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
     else:
         point |= {"mu_alpha": 40.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 5.0}
         if spec.correlated:
-            point |= {"L": np.array([[1.0, 0.0], [0.3, np.sqrt(1 - 0.09)]]), "z": rng.normal(size=(2, J))}
+            z = rng.normal(size=(2, J)) * (1 if spec.switches["noncentered"] else np.array([[5.0], [2.0]]))
+            point |= {"L": np.array([[1.0, 0.0], [0.3, np.sqrt(1 - 0.09)]]), "z": z}
         else:
             point |= {"alpha": rng.normal(25, 5, J), "beta": rng.normal(5, 2, J)}
     with one_fit_at_a_time():
@@ -51,9 +52,11 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
         off = stan.build(load_program(spec.program), data=stan_data(spec, prepared, prior_only=True), random_seed=1)
     unconstrained = on.unconstrain_pars({k: np.asarray(v).tolist() for k, v in point.items()})
     stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
-    if spec.correlated:
+    if spec.correlated and spec.switches["noncentered"]:
         effects = np.diag([point["sigma_alpha"], point["sigma_beta"]]) @ point["L"] @ point["z"]
         alpha, beta = point["mu_alpha"] + effects[0], point["mu_beta"] + effects[1]
+    elif spec.correlated:  # centered: z holds the effects themselves
+        alpha, beta = point["z"]
     else:
         alpha, beta = point["alpha"], point["beta"]
     codes = np.asarray(prepared.stan_data["group"]) - 1
