@@ -296,7 +296,6 @@ def test_book_without_solutions_hides_gated_solutions_and_their_code(tmp_path):
     shutil.copy(ROOT / "_config.yml", book)
     shutil.copy(ROOT / "references.bib", book)
     shutil.copytree(ROOT / "chapters" / "_ext", book / "chapters" / "_ext")
-    shutil.copytree(ROOT / "_ext", book / "_ext")  # the local extensions _config.yml names
     (book / "_toc.yml").write_text("format: jb-book\nroot: chapters/page\n")
     (book / "chapters" / "page.md").write_text(MINI_PAGE)
     output = book / "_build_no_solutions"
