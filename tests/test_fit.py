@@ -158,3 +158,77 @@ def test_correlated_model_recovers_a_known_correlation():
 def test_uncorrelated_model_on_centred_data_warns(prepared, simulated):
     with pytest.warns(CentringWarning, match="centred at 5.5"):
         fit_model(prepare_data(simulated, centre=5.5), "centered", chains=1, draws=50, warmup=50)
+
+
+# --- The Gamma GLMM (chapter 7): recovery, prior predictive, positivity, errors before Stan ---
+
+from mixedrain.simulate import observed, simulate_positive_rainfall, true_positive_hyperparameters  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def positive_prepared():
+    return prepare_data(observed(simulate_positive_rainfall()))
+
+
+@pytest.fixture(scope="module")
+def gamma_fit(positive_prepared):
+    """Chapter 7's fit: positive simulated rainfall, the catalogue's Gamma GLMM, 4 x 1000 draws."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)  # the chapter's fit must be clean
+        return fit_model(positive_prepared, "gamma")
+
+
+@pytest.mark.stan
+def test_gamma_model_recovers_its_simulation(gamma_fit):
+    table = posterior_vs_truth(gamma_fit, true_positive_hyperparameters())
+    # The model is the simulation's own process, so each truth lies within a few posterior sds of the
+    # posterior mean; with bulk ESS > 400 the Monte Carlo error of a mean is under sd / 20, too small
+    # to widen that band.
+    assert table["z"].abs().max() < 3, table
+    ess = az.ess(gamma_fit, var_names=list(get_model("gamma").hyperparameters))
+    assert min(float(ess[name]) for name in ess.data_vars) > 400
+
+
+@pytest.mark.stan
+def test_gamma_fit_replicates_positive_rainfall(gamma_fit, positive_prepared):
+    assert gamma_fit.attrs["family"] == "gamma" and gamma_fit.attrs["model"] == "gamma"
+    y_rep = gamma_fit.posterior_predictive["y_rep"]
+    assert y_rep.shape == (4, 1000, 510) and bool((y_rep > 0).all())
+    assert bool(np.isfinite(gamma_fit.log_likelihood["y"]).all())
+    # The replicates' overall mean matches the data's within 4 of its sampling errors (sd / sqrt(n)).
+    y = np.asarray(positive_prepared.stan_data["y"])
+    assert abs(float(y_rep.mean()) - y.mean()) < 4 * y.std() / np.sqrt(y.size)
+
+
+@pytest.mark.stan
+def test_gamma_prior_predictive_is_positive_and_plausible(positive_prepared):
+    # With no data a chain can stick at sigma_beta ~ 0 during warm-up; delta=0.95 keeps it out (as chapter 7 does).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        prior = fit_model(positive_prepared, "gamma", prior_only=True, delta=0.95)
+    rainfall = prior.prior_predictive["y_rep"].to_numpy()
+    assert (rainfall > 0).all()
+    # default_priors' documented rule for the Gamma model: prior rainfall of the data's order of magnitude,
+    # the median within a factor 2 of the data's mean and a 99th percentile in the hundreds of inches, not
+    # the thousands that wider log-scale priors give. (4 million draws: quantile error is far below these margins.)
+    data_mean = float(np.mean(positive_prepared.stan_data["y"]))
+    median, q99 = np.quantile(rainfall, [0.5, 0.99])
+    assert data_mean / 2 < median < 2 * data_mean
+    assert 100 < q99 < 1000
+
+
+@pytest.mark.stan
+def test_gamma_model_rejects_non_positive_rainfall_before_stan(monkeypatch):
+    import stan
+
+    def stan_must_not_be_called(*args, **kwargs):
+        raise AssertionError("Stan was called")
+
+    monkeypatch.setattr(stan, "build", stan_must_not_be_called)
+    frame = observed(simulate_positive_rainfall())
+    frame.loc[17, "rainfall"] = 0.0
+    with pytest.raises(ValueError, match=r"column 'rainfall' has 1 value\(s\) <= 0 in row\(s\) \[17\]"):
+        fit_model(prepare_data(frame), "gamma")
+    frame.loc[[3, 250], "rainfall"] = -2.5
+    with pytest.raises(ValueError, match=r"'gamma' has a gamma outcome.*3 value\(s\) <= 0 in row\(s\) \[3, 17, 250\]"):
+        fit_model(prepare_data(frame), "gamma", prior_only=True)

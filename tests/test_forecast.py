@@ -211,3 +211,65 @@ def test_holdout_coverage_is_near_nominal(simulated):
     # Binomial sd of a coverage from 102 values; 4 sds leave room for the within-state correlation.
     for level in (0.5, 0.9):
         assert coverage[level] == pytest.approx(level, abs=4 * np.sqrt(level * (1 - level) / n))
+
+
+# --- Forecasts from the Gamma GLMM (chapter 7): log link, Gamma draws, always positive ---
+
+from scipy import stats  # noqa: E402
+
+
+def gamma_posterior(fake_posterior, draws):
+    """Known draws: AL's log-scale line is fixed (alpha log 50, beta 0.02), shape 20; population as simulated."""
+    return fake_posterior(
+        states=["AL", "AK"],
+        chains=1,
+        draws=draws,
+        alpha=[np.log(50.0), np.log(30.0)],
+        beta=[0.02, 0.0],
+        mu_alpha=np.log(40.0),
+        sigma_alpha=0.25,
+        mu_beta=0.03,
+        sigma_beta=0.02,
+        phi=20.0,
+        attrs={"x_origin": 2009.0, "first_year": 2010, "centre": 0.0, "family": "gamma"},
+    )
+
+
+def test_gamma_forecast_is_positive_and_right_skewed(fake_posterior):
+    n = 40_000
+    draws = forecast_rainfall(gamma_posterior(fake_posterior, n), ["AL", "PR"], [2025], seed=3)
+    assert (draws["rainfall"] > 0).all() and (draws["expected_rainfall"] > 0).all()
+    al = draws[draws["state"] == "AL"]
+    mean = 50.0 * np.exp(0.02 * 16)  # the log link: exp(alpha + beta * x) at year index 16
+    np.testing.assert_allclose(al["expected_rainfall"], mean, rtol=1e-12)
+    # Gamma(20, rate 20 / mean): sd mean / sqrt(20); the sample mean within 4 standard errors of the mean.
+    assert abs(al["rainfall"].mean() - mean) < 4 * mean / np.sqrt(20) / np.sqrt(n)
+    # Right skew: more than half the draws fall below the mean, exactly P(Gamma(20, 20) < 1) of them,
+    # within 4 binomial standard errors.
+    below = stats.gamma.cdf(1.0, a=20, scale=1 / 20)
+    assert below > 0.52
+    assert abs((al["rainfall"] < mean).mean() - below) < 4 * np.sqrt(below * (1 - below) / n)
+
+
+def test_forecast_rejects_an_unknown_family(fake_posterior):
+    idata = gamma_posterior(fake_posterior, 10)
+    idata.attrs["family"] = "poisson"
+    with pytest.raises(ValueError, match="unknown family 'poisson'"):
+        forecast_rainfall(idata, ["AL"], [2025])
+
+
+@pytest.mark.stan
+def test_gamma_fit_forecasts_only_positive_rainfall():
+    import warnings
+
+    from mixedrain.fit import SamplingWarning
+    from mixedrain.simulate import observed, simulate_positive_rainfall
+
+    prepared = prepare_data(observed(simulate_positive_rainfall()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)  # short chains: positivity does not need convergence
+        fit = fit_model(prepared, "gamma", chains=2, draws=200, warmup=300)
+    draws = forecast_rainfall(fit, ["AL", "PR"], range(2020, 2030), seed=1)
+    assert len(draws) == 2 * 10 * 400
+    assert np.isfinite(draws["rainfall"]).all() and (draws["rainfall"] > 0).all()
+    assert (draws["expected_rainfall"] > 0).all()

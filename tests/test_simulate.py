@@ -147,3 +147,117 @@ def test_true_state_effects_refuses_several_data_sets_and_missing_truth():
     assert len(true_state_effects(sims[sims["dataset"] == 1])) == len(STATES)
     with pytest.raises(ValueError, match="missing column"):
         true_state_effects(simulate_rainfall().drop(columns="true_slope"))
+
+
+# --- Positive rainfall: the seed's structure on the log scale with a Gamma outcome (chapter 7) ---
+
+from mixedrain.simulate import (  # noqa: E402
+    PositiveSimulationParameters,
+    simulate_positive_rainfall,
+    true_positive_hyperparameters,
+)
+
+
+def test_positive_rainfall_is_positive_and_multiplicative():
+    df = simulate_positive_rainfall()
+    assert len(df) == 510 and (df["rainfall"] > 0).all()
+    assert list(observed(df).columns) == ["dataset", "state", "year", "year_index", "rainfall"]
+    mean = np.exp(df["true_intercept"] + df["true_slope"] * df["year_index"])
+    np.testing.assert_allclose(df["rainfall"], mean * df["true_error"], rtol=1e-12)
+    # Like the seed's rainfall: a typical year has tens of inches, not hundreds.
+    assert 30 < df["rainfall"].median() < 70
+
+
+def test_positive_rainfall_has_the_stated_distribution():
+    params = PositiveSimulationParameters()
+    sims = simulate_positive_rainfall(params, rng=7, n_datasets=200)
+    per_state = sims.groupby(["dataset", "state"]).first()
+    n = len(per_state)  # 10,200 independent intercepts and slopes
+    # Normal effects: means within 4 standard errors (sigma / sqrt(n)), sds within 4 standard errors of a
+    # normal sample sd (sigma / sqrt(2n)).
+    assert per_state["true_intercept"].mean() == pytest.approx(np.log(40), abs=4 * 0.25 / np.sqrt(n))
+    assert per_state["true_intercept"].std() == pytest.approx(0.25, abs=4 * 0.25 / np.sqrt(2 * n))
+    assert per_state["true_slope"].mean() == pytest.approx(0.03, abs=4 * 0.02 / np.sqrt(n))
+    assert per_state["true_slope"].std() == pytest.approx(0.02, abs=4 * 0.02 / np.sqrt(2 * n))
+    # The multiplicative error is Gamma(20, rate 20): mean 1, sd 1 / sqrt(20). A Gamma(k) has excess
+    # kurtosis 6 / k, so a sample sd from m values has standard error sigma * sqrt((2 + 6 / k) / (4 m)).
+    error, m, k = sims["true_error"], len(sims), params.shape
+    sigma = 1 / np.sqrt(k)
+    assert error.mean() == pytest.approx(1.0, abs=4 * sigma / np.sqrt(m))
+    assert error.std() == pytest.approx(sigma, abs=4 * sigma * np.sqrt((2 + 6 / k) / (4 * m)))
+    # Each year's rainfall, averaged over the 10,200 states, matches its lognormal-times-Gamma mean
+    # E[y | x] = exp(mu_a + s_a^2 / 2 + mu_b x + s_b^2 x^2 / 2), within 4 standard errors of that average.
+    by_year = sims.groupby("year_index")["rainfall"]
+    x = np.arange(1, 11)
+    log_mean = params.intercept_mu + params.slope_mu * x
+    expected = np.exp(log_mean + params.intercept_sigma**2 / 2 + params.slope_sigma**2 * x**2 / 2)
+    standard_error = by_year.std().to_numpy() / np.sqrt(n)
+    np.testing.assert_array_less(np.abs(by_year.mean().to_numpy() - expected), 4 * standard_error)
+
+
+def test_positive_rainfall_spread_grows_with_the_level():
+    # sd(y | mean) = mean / sqrt(shape): the ratio of a year's deviation to its mean has the same spread at
+    # every level. Split 10,200 state-years at the median mean: the two halves' relative spreads agree
+    # (within 4 standard errors of their difference) while their absolute spreads differ by their levels.
+    sims = simulate_positive_rainfall(rng=3, n_datasets=20)
+    mean = np.exp(sims["true_intercept"] + sims["true_slope"] * sims["year_index"])
+    high = mean > mean.median()
+    relative = (sims["rainfall"] - mean) / mean
+    sd_low, sd_high = relative[~high].std(), relative[high].std()
+    se = np.hypot(sd_low, sd_high) * np.sqrt((2 + 6 / 20) / (4 * high.sum()))
+    assert abs(sd_high - sd_low) < 4 * se
+    # The absolute spreads differ as the levels do: sd(y - mean) over a half is sqrt(E[mean^2] / shape).
+    deviation = sims["rainfall"] - mean
+    ratio = deviation[high].std() / deviation[~high].std()
+    predicted = np.sqrt((mean[high] ** 2).mean() / (mean[~high] ** 2).mean())
+    # Relative standard error of a sample sd: sqrt((kurtosis - 1) / (4 m)), kurtosis measured in each half.
+    halves = (deviation[high], deviation[~high])
+    relative_se = np.hypot(*(np.sqrt((half.kurt() + 2) / (4 * len(half))) for half in halves))
+    assert predicted > 1.3 and ratio == pytest.approx(predicted, rel=4 * relative_se)
+
+
+def test_numpy_simulation_takes_a_family():
+    params = PositiveSimulationParameters()
+    pd.testing.assert_frame_equal(
+        simulate_rainfall_numpy(params, rng=5, n_datasets=2, family="gamma"),
+        simulate_positive_rainfall(params, rng=5, n_datasets=2),
+    )
+    # The Gaussian family is the default, and its output is unchanged by the option.
+    pd.testing.assert_frame_equal(simulate_rainfall_numpy(rng=5), simulate_rainfall_numpy(rng=5, family="gaussian"))
+    pd.testing.assert_frame_equal(simulate_positive_rainfall(), simulate_positive_rainfall(rng=params.seed))
+
+
+def test_bad_family_or_mismatched_parameters_are_named():
+    with pytest.raises(ValueError, match="unknown family 'poisson'"):
+        simulate_rainfall_numpy(family="poisson")
+    with pytest.raises(TypeError, match="family='gamma' needs PositiveSimulationParameters"):
+        simulate_rainfall_numpy("text", family="gamma")
+    with pytest.raises(TypeError, match="pass family='gamma'"):
+        simulate_rainfall_numpy(PositiveSimulationParameters())
+    with pytest.raises(TypeError, match="PositiveSimulationParameters"):
+        simulate_positive_rainfall(SimulationParameters())
+    with pytest.raises(ValueError, match="n_datasets"):
+        simulate_positive_rainfall(n_datasets=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"shape": 0}, "shape must be a positive number"),
+        ({"slope_sigma": -0.1}, "slope_sigma"),
+        ({"intercept_mu": float("nan")}, "intercept_mu"),
+        ({"years": (2010, 2012)}, "consecutive"),
+    ],
+)
+def test_bad_positive_parameters_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PositiveSimulationParameters(**kwargs)
+
+
+def test_true_positive_hyperparameters_are_the_simulation_parameters():
+    params = PositiveSimulationParameters(slope_sigma=0.05, shape=8.0)
+    assert true_positive_hyperparameters(params) == pytest.approx(
+        {"mu_alpha": np.log(40), "mu_beta": 0.03, "sigma_alpha": 0.25, "sigma_beta": 0.05, "phi": 8.0}
+    )
+    with pytest.raises(TypeError, match="PositiveSimulationParameters"):
+        true_positive_hyperparameters("text")

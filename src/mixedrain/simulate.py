@@ -16,16 +16,25 @@ Two variants of the seed are available by name in :data:`VARIANTS`:
 ``"code"``
     The seed's code block: slope ~ N(0.05, 0.2) multiplied by the calendar
     year (2010..2019).
+
+A third process, :func:`simulate_positive_rainfall`, keeps the seed's structure
+on the log scale and draws a Gamma outcome, so rainfall is always positive and
+its spread grows with its level:
+
+    rainfall ~ Gamma(shape, rate shape / exp(intercept_state + slope_state * year_index))
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from mixedrain.families import get_family
 
 #: The seed's 51 "states": the 50 states and the District of Columbia, in its order.
 STATES: tuple[str, ...] = (
@@ -157,9 +166,10 @@ def simulate_rainfall(params: SimulationParameters | str = "text") -> pd.DataFra
 
 
 def simulate_rainfall_numpy(
-    params: SimulationParameters | str = "text",
+    params: SimulationParameters | PositiveSimulationParameters | str = "text",
     rng: np.random.Generator | int | None = None,
     n_datasets: int = 1,
+    family: str = "gaussian",
 ) -> pd.DataFrame:
     """Simulate many data sets at once with a vectorised NumPy ``Generator``.
 
@@ -168,13 +178,17 @@ def simulate_rainfall_numpy(
 
     Parameters
     ----------
-    params : SimulationParameters or {"text", "code"}
-        The parameters, or the name of one of the seed's :data:`VARIANTS`.
+    params : SimulationParameters, PositiveSimulationParameters or {"text", "code"}
+        The parameters, or the name of one of the seed's :data:`VARIANTS`;
+        for ``family="gamma"``, :class:`PositiveSimulationParameters`.
     rng : numpy.random.Generator, int or None
         The generator, or a seed for :func:`numpy.random.default_rng`.
         ``None`` uses ``params.seed``.
     n_datasets : int
         Number of independent data sets.
+    family : {"gaussian", "gamma"}
+        The outcome's family: the seed's normal noise around a straight line,
+        or :func:`simulate_positive_rainfall`'s Gamma outcome with a log link.
 
     Returns
     -------
@@ -187,7 +201,21 @@ def simulate_rainfall_numpy(
     >>> sims = simulate_rainfall_numpy(n_datasets=3, rng=1)
     >>> sims.groupby("dataset").size().tolist()
     [510, 510, 510]
+    >>> bool(simulate_rainfall_numpy(PositiveSimulationParameters(), family="gamma")["rainfall"].min() > 0)
+    True
     """
+    family = get_family(family).name  # an unknown name gets the named error of mixedrain.families
+    if family == "gamma":
+        if not isinstance(params, PositiveSimulationParameters):
+            raise TypeError(
+                "family='gamma' needs PositiveSimulationParameters (intercepts and slopes on the log scale), "
+                f"not {params!r}"
+            )
+        return simulate_positive_rainfall(params, rng, n_datasets)
+    if family != "gaussian":
+        raise ValueError(f"the simulation has no {family!r} outcome; choose 'gaussian' or 'gamma'")
+    if isinstance(params, PositiveSimulationParameters):
+        raise TypeError("PositiveSimulationParameters describe a Gamma outcome: pass family='gamma'")
     params = resolve_parameters(params)
     if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
         raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
@@ -212,6 +240,177 @@ def simulate_rainfall_numpy(
             "true_error": error.reshape(size),
         }
     )
+
+
+@dataclass(frozen=True)
+class PositiveSimulationParameters:
+    """Parameters of positive rainfall: the seed's structure on the log scale, Gamma noise.
+
+    Each state's intercept and slope act on the logarithm of its mean
+    rainfall, and a year's rainfall is Gamma around that mean:
+
+    ``log mean = intercept_state + slope_state * year_index``,
+    ``rainfall ~ Gamma(shape, rate shape / mean)``,
+
+    so rainfall is positive, has mean ``mean`` and standard deviation
+    ``mean / sqrt(shape)``: its spread grows in proportion to its level. The
+    defaults give rainfall like the seed's (mostly 20 to 90 inches, mean
+    near 48): a typical state starts near ``exp(intercept_mu)`` = 40 inches
+    and gains ``exp(slope_mu) - 1``, about 3%, a year; a year scatters around
+    its state's mean with a coefficient of variation ``1 / sqrt(20)``, about
+    0.22.
+
+    Parameters
+    ----------
+    intercept_mu, intercept_sigma : float
+        Mean and standard deviation of the state intercepts (log inches, at
+        year index 0).
+    slope_mu, slope_sigma : float
+        Mean and standard deviation of the state slopes (change in log
+        rainfall per year).
+    shape : float
+        The Gamma shape ``phi`` (the model's ``phi``), positive.
+    seed : int
+        Seed for :func:`numpy.random.default_rng` when no ``rng`` is given.
+    states : tuple of str
+        Group labels, in the order their effects are drawn.
+    years : tuple of int
+        Calendar years, consecutive and increasing; the predictor is the year
+        index 1, 2, ...
+
+    Examples
+    --------
+    >>> round(math.exp(PositiveSimulationParameters().intercept_mu), 6)
+    40.0
+    """
+
+    intercept_mu: float = math.log(40.0)
+    intercept_sigma: float = 0.25
+    slope_mu: float = 0.03
+    slope_sigma: float = 0.02
+    shape: float = 20.0
+    seed: int = 2024
+    states: tuple[str, ...] = STATES
+    years: tuple[int, ...] = YEARS
+
+    def __post_init__(self) -> None:
+        for name in ("intercept_mu", "slope_mu"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("intercept_sigma", "slope_sigma"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if not self.shape > 0 or not math.isfinite(self.shape):
+            raise ValueError(f"shape must be a positive number, got {self.shape!r}")
+        if len(self.states) < 1 or len(set(self.states)) != len(self.states):
+            raise ValueError("states must be a non-empty tuple of distinct labels")
+        if len(self.years) < 1 or list(self.years) != list(range(self.years[0], self.years[0] + len(self.years))):
+            raise ValueError("years must be consecutive increasing whole numbers")
+
+
+def simulate_positive_rainfall(
+    params: PositiveSimulationParameters | None = None,
+    rng: np.random.Generator | int | None = None,
+    n_datasets: int = 1,
+) -> pd.DataFrame:
+    """Simulate positive rainfall whose spread grows with its level (a Gamma GLMM's data).
+
+    For each data set and state: an intercept ``N(intercept_mu,
+    intercept_sigma)`` and a slope ``N(slope_mu, slope_sigma)`` on the log
+    scale; then, for each year, rainfall ``Gamma(shape, rate shape / mean)``
+    with ``mean = exp(intercept + slope * year_index)``. This is the data
+    generating process of the catalogue's ``"gamma"`` model, so
+    :func:`true_positive_hyperparameters` gives what its fit should recover.
+
+    Parameters
+    ----------
+    params : PositiveSimulationParameters, optional
+        The parameters (default: ``PositiveSimulationParameters()``).
+    rng : numpy.random.Generator, int or None
+        The generator, or a seed for :func:`numpy.random.default_rng`.
+        ``None`` uses ``params.seed``.
+    n_datasets : int
+        Number of independent data sets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`simulate_rainfall_numpy`. ``true_intercept``
+        and ``true_slope`` are on the log scale, and ``true_error`` is the
+        multiplicative error ``rainfall / mean`` (Gamma with mean 1 and
+        standard deviation ``1 / sqrt(shape)``), so
+        ``rainfall = exp(true_intercept + true_slope * year_index) * true_error``.
+
+    Examples
+    --------
+    >>> df = simulate_positive_rainfall()
+    >>> len(df), bool(df["rainfall"].min() > 0)
+    (510, True)
+    """
+    params = PositiveSimulationParameters() if params is None else params
+    if not isinstance(params, PositiveSimulationParameters):
+        raise TypeError(f"params must be PositiveSimulationParameters, not {type(params).__name__}")
+    if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
+        raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
+    rng = np.random.default_rng(params.seed if rng is None else rng)
+    n_states, n_years = len(params.states), len(params.years)
+    shape = (n_datasets, n_states)
+    intercept = rng.normal(params.intercept_mu, params.intercept_sigma, shape)
+    slope = rng.normal(params.slope_mu, params.slope_sigma, shape)
+    year_index = np.arange(1, n_years + 1, dtype=float)
+    # Gamma(shape, scale 1 / shape) has mean 1: the year's multiplicative deviation from its state's mean.
+    error = rng.gamma(params.shape, 1.0 / params.shape, (*shape, n_years))
+    rainfall = np.exp(intercept[..., None] + slope[..., None] * year_index) * error
+    size = n_datasets * n_states * n_years
+    return pd.DataFrame(
+        {
+            "dataset": np.repeat(np.arange(n_datasets), n_states * n_years),
+            "state": np.tile(np.repeat(np.asarray(params.states), n_years), n_datasets),
+            "year": np.tile(np.asarray(params.years), n_datasets * n_states),
+            "year_index": np.tile(np.arange(1, n_years + 1), n_datasets * n_states),
+            "rainfall": rainfall.reshape(size),
+            "true_intercept": np.repeat(intercept.reshape(-1), n_years),
+            "true_slope": np.repeat(slope.reshape(-1), n_years),
+            "true_error": error.reshape(size),
+        }
+    )
+
+
+def true_positive_hyperparameters(params: PositiveSimulationParameters | None = None) -> dict[str, float]:
+    """The values the ``"gamma"`` model's hyperparameters should recover from positive rainfall.
+
+    The catalogue's ``"gamma"`` model is the simulation's process itself,
+    fitted to the year index 1..10 (``prepare_data``'s default), so each
+    hyperparameter is a simulation parameter: ``mu_alpha`` and ``sigma_alpha``
+    describe the log-scale intercepts, ``mu_beta`` and ``sigma_beta`` the
+    log-scale slopes, and ``phi`` is the Gamma shape.
+
+    Parameters
+    ----------
+    params : PositiveSimulationParameters, optional
+        The simulation's parameters (default: ``PositiveSimulationParameters()``).
+
+    Returns
+    -------
+    dict
+        ``mu_alpha``, ``mu_beta``, ``sigma_alpha``, ``sigma_beta``, ``phi``.
+
+    Examples
+    --------
+    >>> truth = true_positive_hyperparameters()
+    >>> round(truth["mu_alpha"], 4), truth["phi"]
+    (3.6889, 20.0)
+    """
+    params = PositiveSimulationParameters() if params is None else params
+    if not isinstance(params, PositiveSimulationParameters):
+        raise TypeError(f"params must be PositiveSimulationParameters, not {type(params).__name__}")
+    return {
+        "mu_alpha": float(params.intercept_mu),
+        "mu_beta": float(params.slope_mu),
+        "sigma_alpha": float(params.intercept_sigma),
+        "sigma_beta": float(params.slope_sigma),
+        "phi": float(params.shape),
+    }
 
 
 def observed(df: pd.DataFrame) -> pd.DataFrame:
@@ -331,11 +530,14 @@ __all__ = [
     "STATES",
     "VARIANTS",
     "YEARS",
+    "PositiveSimulationParameters",
     "SimulationParameters",
     "observed",
     "resolve_parameters",
+    "simulate_positive_rainfall",
     "simulate_rainfall",
     "simulate_rainfall_numpy",
     "true_hyperparameters",
+    "true_positive_hyperparameters",
     "true_state_effects",
 ]
