@@ -16,17 +16,23 @@ PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan')
 
 .PHONY: book test clean
 
+# uv installs the same pinned requirements as pip, downloading in parallel: the install is the
+# slowest step of a first `make book` (README, Timings). pip only fetches uv itself.
+UV := uv==0.13.9
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check $(UV)
+	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt
 	touch $@
 
 $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
+# Compile every Stan program first, two at a time (silent when all are cached), then execute the
+# chapters; the last line says how many programs this build compiled (0 when all were cached).
 book: $(INSTALLED) $(PACKAGE_STAMP)
-	$(PY) $(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) -m mixedrain.build --then $(PY) $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(INSTALLED)
 	$(PY) -m pytest

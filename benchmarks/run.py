@@ -1,47 +1,61 @@
-"""Benchmark the book's workflow: compiling, sampling and the REML baseline.
+"""Benchmark how a fit's cost grows with groups and with rows, and what compiling costs.
 
 What it measures
 ----------------
 1. The machine: cores, CPU, load average, Python and library versions, date.
-2. Compile time of each Stan program (``centered``, ``noncentered``):
+2. Sampling, 4 chains x (1000 warm-up + 1000 draws), on four data sets from
+   the seed's process: its own 51 states x 10 years
+   (``prepare_data(simulate_rainfall())``), 500 x 10, 5,000 x 10 and
+   51 x 100 (:func:`mixedrain.simulate.simulate_rainfall_numpy`, states
+   labelled uniquely), each with three programs:
 
-   * cold - ``stan.build`` in a fresh Python process whose ``XDG_CACHE_HOME``
-     points at an empty temporary directory (httpstan finds its cache with
-     ``appdirs.user_cache_dir``, which honours ``XDG_CACHE_HOME``), so the C++
-     is really compiled; the size the directory grows to is shown as proof.
-     Peak memory: ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` inside that
-     process gives the largest single compiler process exactly; ``psutil``
-     (if installed) polls the whole process tree every 0.1 s for its summed RSS.
-   * cached - the same in a fresh process against the normal cache.
-3. Sampling time (4 chains x 1000 warmup + 1000 draws) of each program on the
-   seed's data (``prepare_data(simulate_rainfall())``) with
-   :func:`mixedrain.fit.fit_model`: ``idata.attrs["sampling_seconds"]`` and
-   the wall time of the whole call.
-4. Bulk ESS, tail ESS and bulk ESS per second of sampling for each
-   hyperparameter, centered vs non-centered; ratio = non-centered / centered.
-   Seeds 1234, 1, 2, 3 (median and min-max of the ratios over the seeds).
-5. statsmodels MixedLM (REML) time on the same data, median of 5 runs.
+   * the book's default model (``fit_model``'s default, ``"centered"``: the
+     likelihood from per-group sums), with ``pointwise=False``: what sampling
+     costs, without the NumPy log-likelihood and replicated data added after;
+   * ``"by_row"``: the same model, its likelihood written row by row;
+   * ``baseline``: the book's first program, frozen in
+     ``benchmarks/baseline_centered.stan`` (row by row, and ``y_rep`` made in
+     generated quantities, one value per row and draw shipped through httpstan),
+     sampled with :func:`mixedrain.fit.sample_program` on the default model's
+     data less its switches.
 
-httpstan would replay a repeated seeded fit from its disk cache; ``fit_model``
-clears that store around every call, so every fit timed here really samples.
+   For each: sampling seconds (``posterior.sample``: the chains, httpstan
+   shipping their draws, PyStan parsing them), divergences, and for each
+   hyperparameter (names from the catalogue) bulk and tail ESS, R-hat and
+   bulk ESS per second of sampling. A row-by-row fit is skipped when the same
+   program at a tenth of the groups already took more than a tenth of
+   ``--max-seconds`` (its cost grows at least linearly with the rows); the
+   default model is never skipped.
+3. statsmodels MixedLM (REML, ``compare.fit_mixedlm``) seconds on each data set.
+4. Compiling, into empty caches (``XDG_CACHE_HOME`` pointed at a new
+   folder): each catalogue program alone in a fresh process
+   (``mixedrain.build.compile_program``; seconds and the compiler's peak
+   memory), then ``python -m mixedrain.build``, which compiles them all two at
+   a time (wall seconds, and how many compiled programs the cache holds after).
+
+Every fit really samples (``fit_model`` clears httpstan's stored fits) and
+takes the machine-wide fit lock. Results go to stdout as a report and, one row
+per data set, program and hyperparameter, to a CSV (``--csv``; the book's
+appendix *How fits scale* reads ``benchmarks/scaling.csv``).
 
 How to run
 ----------
-From the repository root::
+From the repository root, on a quiet machine (about 15 minutes)::
 
-    .venv/bin/python benchmarks/run.py             # full run: 14 minutes on a busy 2-core machine
-    .venv/bin/python benchmarks/run.py --quick     # seed 1234 only, no cold compile: about 2 minutes
-    .venv/bin/python benchmarks/run.py --markdown  # tables as Markdown, for pasting
+    .venv/bin/python benchmarks/run.py --markdown --csv benchmarks/scaling.csv
 
-Progress goes to stderr; the report goes to stdout at the end.
+``--quick`` (about 2 minutes: 51 x 10 and 51 x 100, no compiling, no CSV
+unless ``--csv`` is given) is for trying changes. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime
 import importlib.metadata
+import inspect
 import json
 import os
 import platform
@@ -50,26 +64,65 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+BASELINE = HERE / "baseline_centered.stan"
 CHAINS, WARMUP, DRAWS = 4, 1000, 1000
-MAIN_SEED = 1234
-EXTRA_SEEDS = (1, 2, 3)
-MIXEDLM_REPEATS = 5
+SEED = 1234
+DATA_SEED = 2026
+MAX_SECONDS = 300.0
+MIXEDLM_REPEATS = 3
+#: The hyperparameter the issue's targets are set on.
+TARGET_PARAMETER = "sigma_beta"
+CSV_COLUMNS = (
+    "dataset", "groups", "years", "rows", "program", "chains", "warmup", "draws", "status", "sampling_seconds",
+    "divergences", "parameter", "ess_bulk", "ess_tail", "r_hat", "ess_bulk_per_second", "load_1min", "note",
+    "run_started",
+)  # fmt: skip
 
 
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def seed_data():
-    from mixedrain.prepare import prepare_data
-    from mixedrain.simulate import simulate_rainfall
+def default_model() -> str:
+    """The catalogue model ``fit_model`` fits when none is named."""
+    from mixedrain.fit import fit_model
 
-    return prepare_data(simulate_rainfall())
+    return inspect.signature(fit_model).parameters["model"].default
+
+
+# --- the data sets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSet:
+    name: str
+    groups: int
+    years: int
+
+    @property
+    def rows(self) -> int:
+        return self.groups * self.years
+
+    def prepare(self):
+        from mixedrain.prepare import prepare_data
+        from mixedrain.simulate import STATES, YEARS, SimulationParameters, simulate_rainfall, simulate_rainfall_numpy
+
+        if self.name == "seed":
+            return prepare_data(simulate_rainfall())
+        states = STATES if self.groups == len(STATES) else tuple(f"S{i:04d}" for i in range(1, self.groups + 1))
+        years = tuple(range(YEARS[-1] - self.years + 1, YEARS[-1] + 1))
+        frame = simulate_rainfall_numpy(SimulationParameters(states=states, years=years), rng=DATA_SEED)
+        return prepare_data(frame.drop(columns="dataset"))
+
+
+SEED_DATA = DataSet("seed", 51, 10)
+DATA_SETS = (SEED_DATA, DataSet("51x100", 51, 100), DataSet("500x10", 500, 10), DataSet("5000x10", 5000, 10))
 
 
 # --- 1. the machine -------------------------------------------------------------------------------
@@ -90,144 +143,151 @@ def machine_facts() -> list[tuple[str, str]]:
     return facts
 
 
-# --- 2. compile time ------------------------------------------------------------------------------
+# --- 2. sampling ----------------------------------------------------------------------------------
 
 
-def build_child(model: str) -> None:
-    """Run inside the subprocess: build one program and print the timings as JSON."""
-    import stan
-
-    from mixedrain.models import DEFAULT_PRIORS, load_program
-
-    data = {**seed_data().stan_data, **DEFAULT_PRIORS, "prior_only": 0}
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the JSON line
-        stan.build(load_program(model), data=data)
-    seconds = time.perf_counter() - start
-    kib = 1024  # ru_maxrss is in KiB on Linux
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "largest_child_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / kib,
-                "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / kib,
-            }
-        )
-    )
-
-
-def tree_rss_mib(pid: int) -> float:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            total += process.memory_info().rss
-    return total / 2**20
-
-
-def timed_build(model: str, cache_home: Path | None) -> dict:
-    """Build ``model`` in a fresh process; ``cache_home`` None means the normal cache."""
-    env = dict(os.environ)
-    if cache_home is not None:
-        env["XDG_CACHE_HOME"] = str(cache_home)
-    command = [sys.executable, str(Path(__file__).resolve()), "--build-child", model]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = {"tree_mib": None}
-    try:
-        import psutil  # noqa: F401  # optional: the tree poll is skipped without it
-
-        def poll() -> None:
-            peak["tree_mib"] = 0.0
-            while child.poll() is None:
-                peak["tree_mib"] = max(peak["tree_mib"], tree_rss_mib(child.pid))
-                time.sleep(0.1)
-
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-    except ImportError:
-        poller = None
-    out, err = child.communicate()
-    if poller is not None:
-        poller.join()
-    if child.returncode != 0:
-        raise RuntimeError(f"building {model} failed:\n{err}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["tree_mib"] = peak["tree_mib"]
-    if cache_home is not None:
-        files = [p for p in cache_home.rglob("*") if p.is_file()]
-        result["cache_mib"] = sum(p.stat().st_size for p in files) / 2**20
-        result["compiled_module"] = any(p.suffix == ".so" for p in files)
-    return result
-
-
-def compile_times(models, cold: bool) -> dict[str, dict]:
-    times = {}
-    for model in models:
-        times[model] = {}
-        if cold:
-            with tempfile.TemporaryDirectory(prefix="bench-httpstan-") as empty:
-                progress(f"cold build of {model} (empty cache in {empty})")
-                times[model]["cold"] = timed_build(model, Path(empty))
-        progress(f"cached build of {model}")
-        times[model]["cached"] = timed_build(model, None)
-    return times
-
-
-# --- 3 and 4. sampling and ESS --------------------------------------------------------------------
-
-
-def one_fit(prepared, model: str, seed: int) -> dict:
-    from mixedrain.compare import sampling_efficiency
+def fit_catalogue(prepared, model: str):
+    """``fit_model`` as a reader calls it, without the pointwise NumPy extras."""
     from mixedrain.fit import fit_model
 
-    start = time.perf_counter()
+    return fit_model(prepared, model, chains=CHAINS, draws=DRAWS, warmup=WARMUP, seed=SEED, pointwise=False)
+
+
+def fit_baseline(prepared):
+    """The frozen first program on the default model's data, less the switches it does not know."""
+    import arviz as az
+
+    from mixedrain.fit import sample_program
+    from mixedrain.models import get_model, stan_data
+
+    spec = get_model(default_model())
+    data = {key: value for key, value in stan_data(spec, prepared).items() if key not in spec.switches}
+    fit, posterior, timings = sample_program(
+        BASELINE.read_text(encoding="utf-8"), data, chains=CHAINS, draws=DRAWS, warmup=WARMUP, seed=SEED,
+        label=BASELINE.name,
+    )
+    idata = az.from_pystan(posterior=fit, posterior_model=posterior)
+    idata.attrs.update(timings, model=spec.name)
+    return idata
+
+
+def measure(prepared, program: str) -> dict:
+    from mixedrain.compare import sampling_efficiency
+    from mixedrain.models import get_model
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        idata = fit_model(prepared, model, chains=CHAINS, draws=DRAWS, warmup=WARMUP, seed=seed)
-    wall = time.perf_counter() - start
-    efficiency = sampling_efficiency(idata)  # the hyperparameters, as chapter 3 reports them
+        idata = fit_baseline(prepared) if program == "baseline" else fit_catalogue(prepared, program)
+    efficiency = sampling_efficiency(idata, get_model(default_model()).hyperparameters)
+    sampling_warnings = [str(w.message) for w in caught if w.category.__name__ == "SamplingWarning"]
     return {
-        "sampling_seconds": idata.attrs["sampling_seconds"],
-        "build_seconds": idata.attrs["build_seconds"],
-        "wall_seconds": wall,
+        "status": "ok",
+        "sampling_seconds": float(idata.attrs["sampling_seconds"]),
         "divergences": int(idata.sample_stats["diverging"].sum()),
-        "max_rhat": float(efficiency["r_hat"].max()),
-        "load_after": os.getloadavg()[0],
-        "warnings": len([w for w in caught if w.category.__name__ == "SamplingWarning"]),
-        "bulk": efficiency["ess_bulk"].to_dict(),
-        "tail": efficiency["ess_tail"].to_dict(),
-        "bulk_per_s": efficiency["ess_bulk_per_second"].to_dict(),
+        "efficiency": efficiency,
+        "load_1min": os.getloadavg()[0],
+        "note": " / ".join(sampling_warnings),
     }
 
 
-def sample_all(models, seeds) -> dict:
-    """Fit every model with every seed."""
-    prepared = seed_data()
-    fits = {}
-    for seed in seeds:
-        for model in models:
-            progress(f"sampling {model}, seed {seed}")
-            fits[seed, model] = one_fit(prepared, model, seed)
-    return fits
+def skip_reason(program: str, data: DataSet, results: dict, max_seconds: float) -> str | None:
+    """Why a slow program's fit at ``data`` is not run, or None to run it."""
+    if program == default_model():
+        return None
+    smaller = [
+        (other, result) for (other, name), result in results.items()
+        if name == program and other.years == data.years and other.groups * 10 <= data.groups and result["status"] == "ok"
+    ]  # fmt: skip
+    for other, result in smaller:
+        if result["sampling_seconds"] * data.groups / other.groups > max_seconds:
+            return (
+                f"skipped: {result['sampling_seconds']:.0f} s at {other.groups} groups, so at least "
+                f"{result['sampling_seconds'] * data.groups / other.groups:.0f} s here (limit {max_seconds:.0f} s)"
+            )
+    return None
 
 
-def mixedlm_seconds(repeats: int) -> list[float]:
+def sample_all(data_sets, programs, max_seconds: float) -> dict:
+    results = {}
+    for data in data_sets:
+        prepared = data.prepare()
+        for program in programs:
+            reason = skip_reason(program, data, results, max_seconds)
+            if reason:
+                progress(f"{program} on {data.name}: {reason}")
+                results[data, program] = {"status": "skipped", "note": reason}
+                continue
+            progress(f"sampling {program} on {data.name} ({data.groups} groups x {data.years} years)")
+            results[data, program] = measure(prepared, program)
+            progress(f"  {results[data, program]['sampling_seconds']:.1f} s")
+    return results
+
+
+# --- 3. statsmodels -------------------------------------------------------------------------------
+
+
+def mixedlm_seconds(data_sets) -> dict:
     from mixedrain.compare import fit_mixedlm
 
-    prepared = seed_data()
-    progress(f"statsmodels MixedLM x {repeats}")
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fit_mixedlm(prepared)
-        seconds.append(time.perf_counter() - start)
+    seconds = {}
+    for data in data_sets:
+        prepared = data.prepare()
+        progress(f"statsmodels MixedLM on {data.name}")
+        runs = []
+        while len(runs) < MIXEDLM_REPEATS and sum(runs) < 10:
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit_mixedlm(prepared)
+            runs.append(time.perf_counter() - start)
+        seconds[data] = runs
     return seconds
+
+
+# --- 4. compiling ---------------------------------------------------------------------------------
+
+
+def compile_child(program: str) -> None:
+    """Run inside the subprocess: compile one program and print seconds and peak memory as JSON."""
+    from mixedrain.build import compile_program
+
+    with contextlib.redirect_stdout(sys.stderr):
+        seconds = compile_program(program)
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"seconds": seconds, "largest_process_mib": largest}))
+
+
+def compiled_modules(cache_home: Path) -> list[Path]:
+    return [path for path in cache_home.rglob("*.so") if "models" in path.parts]
+
+
+def compile_times() -> dict:
+    from mixedrain.models import PROGRAMS
+
+    env = dict(os.environ)
+    results = {"alone": {}}
+    for program in PROGRAMS:
+        with tempfile.TemporaryDirectory(prefix="bench-httpstan-") as empty:
+            progress(f"cold compile of {program}.stan alone (empty cache in {empty})")
+            out = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--compile-child", program],
+                env={**env, "XDG_CACHE_HOME": empty}, capture_output=True, text=True, check=True,
+            )
+            results["alone"][program] = json.loads(out.stdout.strip().splitlines()[-1])
+            results["alone"][program]["modules"] = len(compiled_modules(Path(empty)))
+    with tempfile.TemporaryDirectory(prefix="bench-httpstan-") as empty:
+        progress(f"python -m mixedrain.build into an empty cache ({empty})")
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "mixedrain.build"], env={**env, "XDG_CACHE_HOME": empty},
+            capture_output=True, text=True, check=True,
+        )
+        results["all"] = {
+            "seconds": time.perf_counter() - start,
+            "modules": len(compiled_modules(Path(empty))),
+            "output": out.stdout.strip(),
+        }
+    return results
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -256,106 +316,168 @@ def heading(text: str, markdown: bool) -> str:
     return f"\n## {text}\n" if markdown else f"\n{text}\n{'=' * len(text)}\n"
 
 
-def spread(values) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+def describe(data: DataSet) -> str:
+    return f"{data.groups:,} x {data.years}" + (" (the seed's data)" if data.name == "seed" else "")
 
 
-def mib(value) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"
+def targets(results: dict, data_sets) -> list[list[str]]:
+    """The issue's targets, each with the value measured in this run."""
+    by_name = {data.name: data for data in data_sets}
+    default = default_model()
+
+    def ess_per_second(name: str, program: str) -> float | None:
+        result = results.get((by_name.get(name), program), {})
+        if result.get("status") != "ok":
+            return None
+        return float(result["efficiency"].loc[TARGET_PARAMETER, "ess_bulk_per_second"])
+
+    def seconds(name: str) -> float | None:
+        result = results.get((by_name.get(name), default), {})
+        return result.get("sampling_seconds")
+
+    rows = []
+
+    def add(what: str, value: float | None, goal: float, at_most: bool = False, digits: int = 0) -> None:
+        met = "n/a" if value is None else ("yes" if (value <= goal if at_most else value >= goal) else "NO")
+        shown = "not run" if value is None else f"{value:,.{digits}f}"
+        rows.append([what, shown, f"{'<=' if at_most else '>='} {goal:,.{digits if digits else 0}f}", met])
+
+    seed_rate, baseline_rate = ess_per_second("seed", default), ess_per_second("seed", "baseline")
+    add(f"{TARGET_PARAMETER} bulk ESS/s, {default}, 51 x 10", seed_rate, 2000)
+    add(
+        f"{default} / baseline {TARGET_PARAMETER} ESS/s, 51 x 10",
+        None if seed_rate is None or baseline_rate is None else seed_rate / baseline_rate, 1.5, digits=2,
+    )
+    add(f"{TARGET_PARAMETER} bulk ESS/s, {default}, 500 x 10", ess_per_second("500x10", default), 500)
+    rows.append([f"{default} at 5,000 x 10 present", "yes" if seconds("5000x10") else "no", "yes", "yes" if seconds("5000x10") else "NO"])
+    long, short = seconds("51x100"), seconds("seed")
+    add(f"sampling seconds 51 x 100 / 51 x 10, {default}", None if not long or not short else long / short, 1.5, at_most=True, digits=2)
+    return rows
 
 
-def report(facts, compiles, fits, mixedlm, seeds, models, markdown: bool) -> str:
-    from mixedrain.fit import HYPERPARAMETERS
+def report(facts, results, mixedlm, compiles, data_sets, programs, markdown: bool) -> str:
+    from mixedrain.models import get_model
 
-    out = [("# " if markdown else "") + "mixedrain benchmark"]
+    names = get_model(default_model()).hyperparameters
+    out = [("# " if markdown else "") + "mixedrain benchmark: how fits scale"]
     out.append(heading("1. Machine", markdown))
     out.append(table(["fact", "value"], facts, markdown))
 
-    out.append(heading("2. Compile time (stan.build in a fresh process)", markdown))
-    headers, rows = ["program", "cache", "seconds"], []
-    any_cold = any("cold" in compiles[m] for m in models)
-    if any_cold:
-        headers += ["cache dir MiB", "compiled .so", "peak RSS largest process MiB", "peak RSS process tree MiB"]
-    for model in models:
-        cold, cached = compiles[model].get("cold"), compiles[model]["cached"]
-        if cold:
-            rows.append(
-                [model, "cold", f"{cold['seconds']:.1f}", f"{cold['cache_mib']:.1f}", "yes" if cold["compiled_module"] else "NO",
-                 mib(cold["largest_child_mib"]), mib(cold["tree_mib"])]
-            )
-        rows.append([model, "cached", f"{cached['seconds']:.2f}"] + [""] * (len(headers) - 3))
-    out.append(table(headers, rows, markdown))
-    if any_cold:
-        out.append(
-            "\nLargest process: getrusage(RUSAGE_CHILDREN).ru_maxrss in the building process (the C++ compiler). "
-            "Process tree: psutil, summed RSS polled every 0.1 s (a lower bound of the true peak)."
-        )
-
-    out.append(heading(f"3. Sampling ({CHAINS} chains x {WARMUP} warmup + {DRAWS} draws), seconds", markdown))
+    out.append(heading(f"2. Sampling, {CHAINS} chains x ({WARMUP} warm-up + {DRAWS} draws), seed {SEED}", markdown))
     rows = []
-    for seed in seeds:
-        for model in models:
-            f = fits[seed, model]
-            rows.append([seed, model, f"{f['sampling_seconds']:.1f}", f"{f['build_seconds']:.2f}", f"{f['wall_seconds']:.1f}",
-                         f["divergences"], f"{f['max_rhat']:.3f}", f"{f['load_after']:.1f}"])
-    out.append(table(["seed", "program", "sampling", "build", "fit_model wall", "divergences", "max R-hat (hyper)", "load (1 min) after"], rows, markdown))
+    for data in data_sets:
+        for program in programs:
+            result = results[data, program]
+            if result["status"] != "ok":
+                rows.append([describe(data), data.rows, program, result["note"], "", "", "", ""])
+                continue
+            efficiency = result["efficiency"]
+            rows.append([
+                describe(data), f"{data.rows:,}", program, f"{result['sampling_seconds']:.1f}", result["divergences"],
+                f"{efficiency['r_hat'].max():.3f}", f"{efficiency.loc[TARGET_PARAMETER, 'ess_bulk_per_second']:,.0f}",
+                f"{result['load_1min']:.1f}",
+            ])  # fmt: skip
+    out.append(table(["groups x years", "rows", "program", "sampling s", "divergences", "max R-hat (hyper)",
+                      f"{TARGET_PARAMETER} bulk ESS/s", "load (1 min) after"], rows, markdown))  # fmt: skip
     out.append(
-        "\nsampling = idata.attrs['sampling_seconds'] (warmup + draws); build = the cached stan.build inside fit_model; "
-        "wall = the whole fit_model call (build + sampling + conversion to InferenceData)."
+        "\nsampling s: PyStan's posterior.sample (the chains, httpstan shipping every draw as JSON, PyStan parsing it); "
+        f"{default_model()} and by_row are fitted with fit_model(..., pointwise=False)."
     )
 
-    centered, noncentered = models
-    out.append(heading(f"4a. Effective sample size, seed {seeds[0]} (ratio = {noncentered} / {centered})", markdown))
+    out.append(heading("3. Bulk ESS (and per second of sampling) of each hyperparameter", markdown))
     rows = []
-    first = {m: fits[seeds[0], m] for m in models}
-    for name in HYPERPARAMETERS:
-        row = [name]
-        for kind, digits in (("bulk", 0), ("tail", 0), ("bulk_per_s", 1)):
-            c, n = first[centered][kind][name], first[noncentered][kind][name]
-            row += [f"{c:.{digits}f}", f"{n:.{digits}f}", f"{n / c:.2f}"]
-        rows.append(row)
-    out.append(
-        table(["parameter", "bulk C", "bulk NC", "ratio", "tail C", "tail NC", "ratio", "bulk/s C", "bulk/s NC", "ratio"], rows, markdown)
-    )
-    if len(seeds) > 1:
-        out.append(heading(f"4b. Ratio {noncentered} / {centered} over seeds {', '.join(map(str, seeds))}: median (min-max)", markdown))
-        rows = []
-        for name in HYPERPARAMETERS:
-            row = [name]
-            for kind in ("bulk", "tail", "bulk_per_s"):
-                row.append(spread([fits[s, noncentered][kind][name] / fits[s, centered][kind][name] for s in seeds]))
-            rows.append(row)
-        sampling_ratio = [fits[s, noncentered]["sampling_seconds"] / fits[s, centered]["sampling_seconds"] for s in seeds]
-        out.append(table(["parameter", "bulk ESS ratio", "tail ESS ratio", "bulk ESS/s ratio"], rows, markdown))
-        out.append(f"\nSampling-time ratio {noncentered} / {centered}: {spread(sampling_ratio)}.")
+    for data in data_sets:
+        for program in programs:
+            result = results[data, program]
+            if result["status"] != "ok":
+                continue
+            efficiency = result["efficiency"]
+            rows.append([describe(data), program] + [
+                f"{efficiency.loc[name, 'ess_bulk']:,.0f} ({efficiency.loc[name, 'ess_bulk_per_second']:,.0f}/s)" for name in names
+            ])  # fmt: skip
+    out.append(table(["groups x years", "program", *names], rows, markdown))
 
-    out.append(heading(f"5. statsmodels MixedLM (REML), {len(mixedlm)} runs", markdown))
-    out.append(f"median {statistics.median(mixedlm):.3f} s (min {min(mixedlm):.3f}, max {max(mixedlm):.3f})")
+    out.append(heading("4. statsmodels MixedLM (REML) on the same data, seconds", markdown))
+    out.append(table(
+        ["groups x years", "rows", "median s", "runs"],
+        [[describe(d), f"{d.rows:,}", f"{statistics.median(s):.2f}", len(s)] for d, s in mixedlm.items()], markdown,
+    ))  # fmt: skip
+
+    if compiles:
+        out.append(heading("5. Compiling into an empty cache", markdown))
+        rows = [
+            [f"{program}.stan alone", f"{c['seconds']:.1f}", f"{c['largest_process_mib']:,.0f}", c["modules"]]
+            for program, c in compiles["alone"].items()
+        ]
+        everything = compiles["all"]
+        rows.append(["python -m mixedrain.build (all, 2 at a time)", f"{everything['seconds']:.1f}", "", everything["modules"]])
+        out.append(table(["what", "wall s", "peak memory of the compiler MiB", "compiled modules in the cache after"], rows, markdown))
+        out.append("\npython -m mixedrain.build printed:\n\n```\n" + everything["output"] + "\n```")
+
+    out.append(heading("6. The issue's targets, measured in this run", markdown))
+    out.append(table(["target", "measured", "goal", "met"], targets(results, data_sets), markdown))
     out.append(f"\nLoad average at end (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    out.append(f"Peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     return "\n".join(out)
+
+
+def write_csv(path: Path, results, mixedlm, data_sets, programs, started: str) -> None:
+    from mixedrain.models import get_model
+
+    names = get_model(default_model()).hyperparameters
+    rows = []
+    for data in data_sets:
+        base = {"dataset": data.name, "groups": data.groups, "years": data.years, "rows": data.rows, "run_started": started}
+        for program in programs:
+            result = results[data, program]
+            common = {**base, "program": program, "chains": CHAINS, "warmup": WARMUP, "draws": DRAWS,
+                      "status": result["status"], "note": result["note"]}  # fmt: skip
+            if result["status"] != "ok":
+                rows.append(common)
+                continue
+            for name in names:
+                efficiency = result["efficiency"].loc[name]
+                rows.append({
+                    **common, "sampling_seconds": round(result["sampling_seconds"], 3), "divergences": result["divergences"],
+                    "parameter": name, "ess_bulk": round(float(efficiency["ess_bulk"]), 1),
+                    "ess_tail": round(float(efficiency["ess_tail"]), 1), "r_hat": round(float(efficiency["r_hat"]), 4),
+                    "ess_bulk_per_second": round(float(efficiency["ess_bulk_per_second"]), 1),
+                    "load_1min": round(result["load_1min"], 2),
+                })  # fmt: skip
+        if data in mixedlm:
+            rows.append({**base, "program": "mixedlm", "status": "ok", "sampling_seconds": round(statistics.median(mixedlm[data]), 3),
+                         "note": f"REML, median of {len(mixedlm[data])} run(s); seconds of the whole fit"})  # fmt: skip
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"seed {MAIN_SEED} only, skip the cold compiles")
+    parser.add_argument("--quick", action="store_true", help="51 x 10 and 51 x 100 only, no compiling")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
-    parser.add_argument("--build-child", metavar="MODEL", help=argparse.SUPPRESS)  # internal: one timed build
+    parser.add_argument("--csv", type=Path, help="write the results, one row per data set, program and parameter")
+    parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="skip a row-by-row fit projected to take longer")
+    parser.add_argument("--no-compile", action="store_true", help="skip the compile measurements")
+    parser.add_argument("--compile-child", metavar="PROGRAM", help=argparse.SUPPRESS)  # internal: one timed compile
     args = parser.parse_args()
     # ArviZ announces its coming 1.0 refactor on import; it says nothing about these numbers.
     warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
-    if args.build_child:
-        build_child(args.build_child)
+    if args.compile_child:
+        compile_child(args.compile_child)
         return
 
-    from mixedrain.models import MODEL_NAMES
-
-    models = list(MODEL_NAMES)
-    seeds = [MAIN_SEED] if args.quick else [MAIN_SEED, *EXTRA_SEEDS]
+    data_sets = DATA_SETS[:2] if args.quick else DATA_SETS
+    programs = (default_model(), "by_row", "baseline")
     facts = machine_facts()
-    compiles = compile_times(models, cold=not args.quick)
-    fits = sample_all(models, seeds)
-    mixedlm = mixedlm_seconds(MIXEDLM_REPEATS)
-    print(report(facts, compiles, fits, mixedlm, seeds, models, args.markdown))
+    results = sample_all(data_sets, programs, args.max_seconds)
+    mixedlm = mixedlm_seconds(data_sets)
+    compiles = None if args.quick or args.no_compile else compile_times()
+    if args.csv:
+        write_csv(args.csv, results, mixedlm, data_sets, programs, dict(facts)["date"])
+        progress(f"wrote {args.csv}")
+    print(report(facts, results, mixedlm, compiles, data_sets, programs, args.markdown))
 
 
 if __name__ == "__main__":

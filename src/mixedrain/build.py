@@ -12,6 +12,9 @@ Usage::
 
     python -m mixedrain.build            # every program in the catalogue
     python -m mixedrain.build --jobs 1   # one at a time, to save memory
+    python -m mixedrain.build --then jupyter-book build .
+        # compile, run the command, then say how many Stan programs were
+        # compiled in all (``make book`` does this)
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from importlib.machinery import EXTENSION_SUFFIXES
 
 from mixedrain.models import PROGRAMS, load_program
 
@@ -98,13 +103,59 @@ def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.std
     return missing
 
 
+def compiled_modules() -> dict[str, int]:
+    """Every compiled program in httpstan's cache: model id -> modification time (ns) of its extension module.
+
+    The cache is shared by every Python on the machine (each compiles its own
+    copy of a program), so this sees them all.
+
+    Examples
+    --------
+    >>> all(isinstance(stamp, int) for stamp in compiled_modules().values())
+    True
+    """
+    import httpstan.cache
+
+    models = httpstan.cache.cache_directory() / "models"
+    if not models.is_dir():
+        return {}
+    return {
+        module.parent.name: module.stat().st_mtime_ns
+        for module in models.glob("*/*")
+        if module.suffix in EXTENSION_SUFFIXES and module.is_file()
+    }
+
+
+def count_compiled(before: dict[str, int], after: dict[str, int]) -> int:
+    """How many programs were compiled between two :func:`compiled_modules` snapshots (new, or built anew).
+
+    Examples
+    --------
+    >>> count_compiled({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4})
+    2
+    """
+    return sum(1 for model, stamp in after.items() if before.get(model) != stamp)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="compiles at once (each takes one core and 2 GB)")
+    parser.add_argument(
+        "--then",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help="after compiling, run COMMAND (e.g. the book build), then print how many Stan programs were "
+        "compiled by either (by any process sharing httpstan's cache meanwhile); exit with COMMAND's status",
+    )
     args = parser.parse_args(argv)
+    before = compiled_modules()
     with contextlib.suppress(KeyboardInterrupt):
         compile_all(jobs=args.jobs)
-        return 0
+        if not args.then:
+            return 0
+        status = subprocess.run(args.then).returncode
+        print(f"Stan programs compiled during this build: {count_compiled(before, compiled_modules())}", flush=True)
+        return status
     return 1
 
 
