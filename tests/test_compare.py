@@ -6,8 +6,10 @@ import pytest
 from mixedrain.compare import (
     bayes_vs_mixedlm,
     fit_mixedlm,
+    group_predictive_check,
     least_squares_by_state,
     mixedlm_estimates,
+    mixedlm_intervals,
     pooling_estimates,
     posterior_vs_truth,
     sampling_efficiency,
@@ -175,3 +177,72 @@ def test_shrinkage_fraction_is_a_named_series(shrunk_fit, prepared):
     idata = shrunk_fit(0.5)
     result = shrinkage_fraction(pooling_estimates(prepared, idata), idata)
     assert isinstance(result, pd.Series) and result.name == "shrinkage"
+
+# --- What REML says about its own uncertainty; checking the fit state by state -----------------------
+
+
+def test_mixedlm_intervals_wald_for_means_profile_for_spreads(prepared):
+    table = mixedlm_intervals(fit_mixedlm(prepared), level=0.9)
+    z = 1.6448536269514722
+    means = table.loc[["mu_alpha", "mu_beta"]]
+    np.testing.assert_allclose(means["upper"] - means["estimate"], z * means["std_error"])
+    np.testing.assert_allclose(means["estimate"] - means["lower"], z * means["std_error"])
+    spreads = table.loc[["sigma_alpha", "sigma_beta"]]
+    assert (spreads["lower"] < spreads["estimate"]).all() and (spreads["estimate"] < spreads["upper"]).all()
+    # With 51 groups the likelihood is nearly normal, so a profile interval is about as wide as
+    # estimate +- z standard errors (measured: within 10%). A standard error on the wrong scale,
+    # like statsmodels' bse_re (too small by sqrt(scale), a factor of 5 here), fails by far.
+    ratio = (spreads["upper"] - spreads["lower"]) / (2 * z * spreads["std_error"])
+    assert ratio.between(0.8, 1.25).all(), ratio
+    assert table.loc["sigma_y", "interval"] == "none" and np.isnan(table.loc["sigma_y", "upper"])
+    with pytest.raises(ValueError, match="level"):
+        mixedlm_intervals(fit_mixedlm(prepared), level=90)
+
+
+def test_mixedlm_intervals_widen_with_the_level(prepared):
+    result = fit_mixedlm(prepared)
+    narrow, wide = mixedlm_intervals(result, level=0.5), mixedlm_intervals(result, level=0.95)
+    spreads = ["sigma_alpha", "sigma_beta"]
+    assert (wide.loc[spreads, "lower"] < narrow.loc[spreads, "lower"]).all()
+    assert (wide.loc[spreads, "upper"] > narrow.loc[spreads, "upper"]).all()
+
+
+def _replicated(observed_y, labels, draws):
+    idata = az.from_dict(
+        posterior_predictive={"y_rep": draws},
+        observed_data={"y": np.asarray(observed_y, dtype=float)},
+        dims={"y_rep": ["obs"], "y": ["obs"]},
+    ).assign_coords(obs_state=("obs", labels), groups="observed_vars")
+    idata.attrs["group"] = "state"
+    return idata
+
+
+def test_group_predictive_check_flags_only_the_group_the_replicates_miss():
+    rng = np.random.default_rng(3)
+    # Replicates are N(0, 1) for every row; state B's observed rows sit 6 sds up.
+    idata = _replicated([0.2, -0.4, 0.1, 6.1, 5.8, 6.3], ["A"] * 3 + ["B"] * 3, rng.normal(size=(2, 2000, 6)))
+    check = group_predictive_check(idata, ["mean", "max"]).set_index(["state", "statistic"])
+    assert not check.loc["A", "outside"].any() and check.loc["B", "outside"].all()
+    assert (check.loc["B", "p_value"] == 0).all()
+    assert check.loc[("A", "mean"), "p_value"] == pytest.approx(0.5, abs=0.15)
+    assert check.loc[("B", "max"), "observed"] == pytest.approx(6.3)
+
+
+def test_group_predictive_check_needs_replicates_and_known_statistics():
+    idata = _replicated([0.0, 1.0], ["A", "A"], np.zeros((1, 5, 2)))
+    with pytest.raises(ValueError, match="unknown statistic"):
+        group_predictive_check(idata, ["median"])
+    with pytest.raises(ValueError, match="posterior_predictive"):
+        group_predictive_check(az.from_dict(observed_data={"y": np.zeros(2)}))
+
+
+@pytest.mark.stan
+def test_group_predictive_check_passes_the_right_model(centered_fit):
+    check = group_predictive_check(centered_fit)
+    assert len(check) == 3 * 51
+    for statistic, rows in check.groupby("statistic"):
+        # A right model puts at most about 10% of the 51 states outside a 90% interval, fewer since a
+        # posterior predictive check is conservative; 10 is more than 2 binomial sds above 5.1.
+        assert rows["outside"].sum() <= 10, statistic
+        # Posterior predictive p-values of a right model centre near 0.5 (mean of 51: sd about 0.04).
+        assert 0.35 < rows["p_value"].mean() < 0.65, statistic

@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
+from mixedrain.compare import fit_mixedlm
 from mixedrain.fit import fit_model
 from mixedrain.forecast import (
     forecast_rainfall,
@@ -10,7 +12,9 @@ from mixedrain.forecast import (
     interval_widths,
     no_pooling_forecast,
     oracle_forecast,
+    pit_values,
     predictive_variance_parts,
+    reml_plugin_forecast,
     summarise_forecast,
 )
 from mixedrain.prepare import prepare_data
@@ -211,6 +215,74 @@ def test_holdout_coverage_is_near_nominal(simulated):
     # Binomial sd of a coverage from 102 values; 4 sds leave room for the within-state correlation.
     for level in (0.5, 0.9):
         assert coverage[level] == pytest.approx(level, abs=4 * np.sqrt(level * (1 - level) / n))
+
+
+# --- The lme4 user's plug-in forecast; the PIT --------------------------------------------------------
+
+
+def test_reml_plugin_forecast_is_the_blup_line_plus_the_residual_sd(prepared):
+    result = fit_mixedlm(prepared)
+    plugin = reml_plugin_forecast(result, prepared, ["AL", "WY"], [2010, 2019, 2025]).set_index(["state", "year"])
+    # In the data's own years the BLUP line is statsmodels' fitted value: fixed plus predicted random effects.
+    fitted = pd.Series(result.fittedvalues.to_numpy(), index=pd.MultiIndex.from_frame(prepared.frame[["state", "year"]]))
+    for key in [("AL", 2010), ("AL", 2019), ("WY", 2010), ("WY", 2019)]:
+        assert plugin.loc[key, "mean"] == pytest.approx(fitted[key])
+    # 2025 lies on the same straight line: six more steps of the 2010-2019 slope.
+    for state in ("AL", "WY"):
+        step = (plugin.loc[(state, 2019), "mean"] - plugin.loc[(state, 2010), "mean"]) / 9
+        assert plugin.loc[(state, 2025), "mean"] == pytest.approx(plugin.loc[(state, 2019), "mean"] + 6 * step)
+    np.testing.assert_allclose(plugin["sd"], np.sqrt(result.scale))
+    np.testing.assert_allclose(plugin["upper_90"] - plugin["mean"], stats.norm.ppf(0.95) * plugin["sd"])
+    np.testing.assert_allclose(plugin["median"], plugin["mean"])
+
+
+def test_reml_plugin_forecast_needs_states_of_the_fit(prepared):
+    with pytest.raises(ValueError, match="PR"):
+        reml_plugin_forecast(fit_mixedlm(prepared), prepared, ["AL", "PR"], [2025])
+
+
+@pytest.mark.stan
+def test_reml_plugin_forecast_is_narrower_than_the_posterior_predictive(centered_fit, prepared):
+    # The plug-in leaves out the uncertainty of each state's line, which grows with the horizon.
+    states = list(prepared.groups)
+    plugin = reml_plugin_forecast(fit_mixedlm(prepared), prepared, states, [2025])
+    posterior = summarise_forecast(forecast_rainfall(centered_fit, states, [2025], seed=3))
+    both = plugin.merge(posterior, on=["state", "year"], suffixes=("_plugin", "_posterior"))
+    assert (both["sd_plugin"] < both["sd_posterior"]).all()
+    # Same model, same data: the centres differ by a fraction of a predictive sd.
+    assert ((both["mean_plugin"] - both["mean_posterior"]).abs() < 0.5 * both["sd_posterior"]).all()
+
+
+def _pit_case(draw_sd, n=300, n_draws=400, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(50, 10, n)
+    keys = pd.DataFrame({"state": [f"S{i}" for i in range(n)], "year": 2018})
+    observed = keys.assign(rainfall=centres + rng.normal(size=n))
+    draws = keys.loc[np.repeat(np.arange(n), n_draws)].reset_index(drop=True)
+    draws["rainfall"] = np.repeat(centres, n_draws) + draw_sd * rng.normal(size=n * n_draws)
+    return pit_values(draws, observed)
+
+
+def test_pit_of_a_calibrated_forecast_is_uniform():
+    pit = _pit_case(draw_sd=1.0)["pit"]
+    assert len(pit) == 300
+    # 300 PITs from draws of the right distribution: a KS test rejects uniformity rarely (1 in 1000 here).
+    assert stats.kstest(pit, "uniform").pvalue > 0.001
+
+
+def test_pit_of_an_overconfident_forecast_piles_up_in_the_tails():
+    pit = _pit_case(draw_sd=0.5)["pit"]
+    # Draws half as wide as the truth put P(|Z| > 1.645 * 0.5) = 0.41 of the values in the outer 10%
+    # (sd of the share from 300 values: 0.03); a calibrated forecast puts 0.10 there.
+    assert ((pit < 0.05) | (pit > 0.95)).mean() > 0.3
+
+
+def test_pit_values_need_draws_for_the_observed_rows():
+    draws = pd.DataFrame({"state": "AL", "year": 2018, "rainfall": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="no observed"):
+        pit_values(draws, pd.DataFrame({"state": ["AK"], "year": [2018], "rainfall": [1.0]}))
+    with pytest.raises(ValueError, match="lack column"):
+        pit_values(draws.drop(columns="rainfall"), pd.DataFrame({"state": ["AL"], "year": [2018], "rainfall": [1.0]}))
 
 
 # --- Forecasts from the Gamma GLMM (chapter 7): log link, Gamma draws, always positive ---

@@ -1,9 +1,18 @@
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from mixedrain.plot import plot_forecast_fan, plot_rainfall_by_state, plot_recovery, plot_shrinkage
+from mixedrain.plot import (
+    plot_forecast_fan,
+    plot_group_check,
+    plot_interval_comparison,
+    plot_pit,
+    plot_rainfall_by_state,
+    plot_recovery,
+    plot_shrinkage,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +53,36 @@ def test_shrinkage_and_recovery():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no pooling", "partial pooling", "complete pooling"]
     table = pd.DataFrame({"truth": [1.0], "mean": [1.1], "lower": [0.9], "upper": [1.3]}, index=["mu_beta"])
     assert labelled(plot_recovery(table))
+
+
+def test_interval_comparison_one_panel_per_parameter():
+    table = pd.DataFrame(
+        {"parameter": ["mu", "mu", "sigma", "sigma"], "method": ["REML", "posterior"] * 2,
+         "estimate": [1.0, 1.1, 2.0, 2.1], "lower": [0.5, 0.6, np.nan, 1.5], "upper": [1.5, 1.6, np.nan, 2.8]}
+    )
+    axes = plot_interval_comparison(table, units={"mu": "inches"})
+    assert [ax.get_xlabel() for ax in axes] == ["mu (inches)", "sigma"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["REML", "posterior"]
+    with pytest.raises(ValueError, match="one Axes per parameter"):
+        plot_interval_comparison(table, axes=[plt.subplots()[1]])
+
+
+def test_group_check_marks_groups_outside_their_interval():
+    check = pd.DataFrame(
+        {"state": ["A", "B", "C"], "statistic": "sd", "observed": [1.0, 3.0, 2.0], "lower": [0.5, 1.0, 1.0],
+         "upper": [2.0, 2.5, 3.0], "p_value": [0.5, 0.0, 0.4], "outside": [False, True, False]}
+    )
+    ax = plot_group_check(check, "sd", "Within-state sd (inches)")
+    assert labelled(ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "C", "B"]  # sorted by the observed value
+    assert "Observed, outside its interval" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="'max' is not in the check"):
+        plot_group_check(check, "max", "Wettest year")
+
+
+def test_pit_histogram():
+    ax = plot_pit(np.linspace(0.005, 0.995, 100))
+    assert labelled(ax)
+    assert sum(patch.get_height() for patch in ax.patches if patch.get_width() < 0.5) == 100
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        plot_pit([0.5, 1.2])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from scipy import interpolate, optimize, stats
 
 from mixedrain.models import get_model
 from mixedrain.prepare import PreparedData
@@ -329,3 +331,198 @@ def shrinkage_fraction(estimates: pd.DataFrame, idata: az.InferenceData) -> pd.S
         pooled = wide[(effect, "partial pooling")].to_numpy(float) - centre
         shares[effect] = 1.0 - float(own @ pooled / (own @ own))
     return pd.Series(shares, name="shrinkage")
+
+def mixedlm_intervals(result, level: float = 0.9) -> pd.DataFrame:
+    """REML estimates with standard errors and intervals, in the Stan model's parameter names.
+
+    What a REML fit says about its own uncertainty, as lme4's ``confint``
+    would report it. The fixed effects ``mu_alpha`` and ``mu_beta`` get Wald
+    intervals (estimate plus or minus a normal quantile times the standard
+    error). The random-effect standard deviations ``sigma_alpha`` and
+    ``sigma_beta`` get profile-likelihood intervals from statsmodels'
+    ``profile_re``: every value whose restricted log-likelihood, maximised
+    over the other parameters, lies within ``chi2(1).ppf(level) / 2`` of the
+    best. Their standard errors come from the delta method: statsmodels
+    estimates each variance as ``scale`` times an unscaled parameter, whose
+    standard error is in ``result.bse``. (``result.bse_re``, printed beside
+    "Group Var" in the summary, multiplies by the square root of ``scale``
+    instead, which makes it too small by that factor.) MixedLM profiles out
+    the residual scale, so ``sigma_y`` gets neither.
+
+    statsmodels profiles the ratio of a variance to the residual variance,
+    re-estimating the residual variance at each point, where lme4's
+    ``confint(fit, method = "profile")`` profiles the standard deviation
+    itself; the two intervals are close but not identical (on lme4's
+    sleepstudy example they differ by about 5%).
+
+    Parameters
+    ----------
+    result : statsmodels MixedLMResults
+        Output of :func:`fit_mixedlm`.
+    level : float
+        Probability of each interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by parameter: ``estimate``, ``std_error``, ``lower``,
+        ``upper`` and ``interval`` (``"Wald"``, ``"profile likelihood"`` or
+        ``"none"``). A profile interval that reaches zero has ``lower`` 0.
+
+    Examples
+    --------
+    >>> from mixedrain.prepare import prepare_data
+    >>> from mixedrain.simulate import simulate_rainfall
+    >>> table = mixedlm_intervals(fit_mixedlm(prepare_data(simulate_rainfall())))
+    >>> table["interval"].tolist()
+    ['Wald', 'Wald', 'profile likelihood', 'profile likelihood', 'none']
+    >>> bool((table["lower"] < table["estimate"]).iloc[:4].all())
+    True
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    table = mixedlm_estimates(result)
+    table["lower"] = np.nan
+    table["upper"] = np.nan
+    table["interval"] = "none"
+    z = stats.norm.ppf((1 + level) / 2)
+    for name in ("mu_alpha", "mu_beta"):
+        estimate, error = table.loc[name, ["estimate", "std_error"]]
+        table.loc[name, ["lower", "upper", "interval"]] = [estimate - z * error, estimate + z * error, "Wald"]
+    unscaled_errors = np.asarray(result.bse)[len(result.fe_params) :]
+    for index, name in enumerate(("sigma_alpha", "sigma_beta")):
+        sd = float(table.loc[name, "estimate"])
+        # cov_re's diagonal comes first in the packed parameters: (0, 0), then (1, 0), then (1, 1).
+        variance_error = float(unscaled_errors[(0, 2)[index]]) * float(result.scale)
+        lower, upper = _profile_interval(result, index, level, variance_error)
+        table.loc[name, ["std_error", "lower", "upper", "interval"]] = [
+            variance_error / (2 * sd),
+            np.sqrt(lower),
+            np.sqrt(upper),
+            "profile likelihood",
+        ]
+    return table
+
+
+def _profile_interval(result, index: int, level: float, variance_error: float) -> tuple[float, float]:
+    """Profile-likelihood interval of the ``index``-th random-effect variance."""
+    variance = float(np.asarray(result.cov_re)[index, index])
+    threshold = float(result.llf) - stats.chi2.ppf(level, 1) / 2
+    dist_low = min(0.99 * variance, 4 * variance_error)
+    dist_high = 5 * variance_error
+    for _ in range(4):
+        with warnings.catch_warnings():
+            # Each profile point is a constrained refit; the optimiser's notes are about those refits.
+            warnings.simplefilter("ignore")
+            profile = result.profile_re(
+                index, "re", num_low=5, dist_low=dist_low, num_high=6, dist_high=dist_high,
+                method=["lbfgs", "powell"],
+            )  # fmt: skip
+        values, loglik = profile[:, 0], profile[:, 1] - threshold
+        if loglik[-1] < 0 and (loglik[0] < 0 or dist_low >= 0.99 * variance):
+            break
+        dist_low, dist_high = min(0.99 * variance, 2 * dist_low), 2 * dist_high
+    else:
+        raise RuntimeError(f"the profile likelihood of random effect {index} does not fall off within reach")
+    # A cubic spline through the profile, solved where it crosses the threshold, on each side of the peak.
+    curve = interpolate.CubicSpline(values, loglik)
+    best = int(np.argmax(loglik))
+    ends = []
+    for side in (np.arange(best, -1, -1), np.arange(best, len(values))):
+        crossed = np.flatnonzero(loglik[side] < 0)
+        if crossed.size == 0:
+            ends.append(0.0)  # the interval reaches a variance of zero
+            continue
+        inside, outside = values[side[crossed[0] - 1]], values[side[crossed[0]]]
+        ends.append(float(optimize.brentq(curve, min(inside, outside), max(inside, outside))))
+    return ends[0], ends[1]
+
+
+def group_predictive_check(
+    idata: az.InferenceData, statistics: Sequence[str] = ("sd", "min", "max"), level: float = 0.9
+) -> pd.DataFrame:
+    """Each group's observed statistic beside its posterior predictive distribution.
+
+    A pooled check (all rows in one density) can hide a misfit in some
+    groups: a state whose years scatter far more than the model's shared
+    ``sigma_y`` allows, or one with an outlying year. Here each statistic is
+    computed within each group, once for the observed data and once for
+    every replicated data set ``y_rep``.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit from :func:`mixedrain.fit.fit_model` with ``posterior_predictive``
+        (``pointwise=True``).
+    statistics : sequence of {"sd", "min", "max", "mean"}
+        Within-group statistics to check.
+    level : float
+        Probability of the central interval of the replicated statistic.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and statistic: the group column (e.g. ``state``),
+        ``statistic``, ``observed``, ``lower`` and ``upper`` (the replicated
+        statistic's central interval), ``p_value`` (the share of replicated
+        data sets whose statistic is at least the observed one: near 0 or 1
+        flags a misfit) and ``outside`` (observed outside the interval).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(
+    ...     posterior_predictive={"y_rep": rng.normal(size=(2, 500, 4))},
+    ...     observed_data={"y": np.array([0.0, 1.0, 5.0, 6.0])},
+    ...     dims={"y_rep": ["obs"], "y": ["obs"]},
+    ... ).assign_coords(obs_state=("obs", ["A", "A", "B", "B"]), groups="observed_vars")
+    >>> idata.attrs["group"] = "state"
+    >>> check = group_predictive_check(idata, ["mean"])
+    >>> check.set_index("state")["outside"].to_dict()
+    {'A': False, 'B': True}
+    """
+    functions = {
+        "sd": lambda a: a.std(axis=-1, ddof=1),
+        "min": lambda a: a.min(axis=-1),
+        "max": lambda a: a.max(axis=-1),
+        "mean": lambda a: a.mean(axis=-1),
+    }
+    unknown = [s for s in statistics if s not in functions]
+    if unknown:
+        raise ValueError(f"unknown statistic(s) {unknown}; choose from {list(functions)}")
+    if "posterior_predictive" not in idata.groups():
+        raise ValueError("idata has no posterior_predictive group: fit with pointwise=True")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    group = idata.attrs.get("group", "state")
+    if f"obs_{group}" not in idata.observed_data.coords:
+        raise ValueError(f"observed_data has no coordinate obs_{group} saying which group each row is in")
+    labels = idata.observed_data[f"obs_{group}"].to_numpy()
+    observed_y = idata.observed_data["y"].to_numpy()
+    replicated = idata.posterior_predictive["y_rep"].transpose("chain", "draw", "obs").to_numpy()
+    replicated = replicated.reshape(-1, replicated.shape[-1])
+    rows = []
+    for label in pd.unique(labels).tolist():
+        rows_of_group = labels == label
+        for statistic in statistics:
+            observed_value = float(functions[statistic](observed_y[rows_of_group]))
+            draws = functions[statistic](replicated[:, rows_of_group])
+            lower, upper = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+            rows.append(
+                {
+                    group: label,
+                    "statistic": statistic,
+                    "observed": observed_value,
+                    "lower": float(lower),
+                    "upper": float(upper),
+                    "p_value": float((draws >= observed_value).mean()),
+                    "outside": bool(observed_value < lower or observed_value > upper),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+#: Below this difference in elpd the two models predict so alike that PSIS-LOO cannot rank them,
+#: whatever the standard error says (Sivula, Magnusson, Matamoros & Vehtari 2020).
+SMALL_ELPD_DIFFERENCE = 4.0
+

@@ -8,8 +8,10 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats
 
 from mixedrain.families import get_family
+from mixedrain.prepare import PreparedData
 from mixedrain.simulate import SimulationParameters, resolve_parameters
 
 #: Central interval widths the book reports.
@@ -451,3 +453,122 @@ def forecast_scorecard(
 
 def _percent(level: float) -> str:
     return f"{level * 100:g}"
+
+
+def reml_plugin_forecast(
+    result, prepared: PreparedData, states: Sequence[str], years: Iterable[int], levels: Sequence[float] = LEVELS
+) -> pd.DataFrame:
+    """The lme4 user's forecast: the REML fit's line for each state, plus its residual noise.
+
+    In lme4 one would call ``predict(fit, newdata)`` for the line (fixed
+    effects plus each state's predicted random effects, the BLUPs) and add
+    ``sigma(fit)`` for the year-to-year noise. The predictive distribution is
+    then ``N(line, sigma_y)`` with every parameter plugged in at its estimate:
+    it ignores that the state's line, and ``sigma_y`` itself, are uncertain,
+    which a posterior predictive forecast carries.
+
+    Parameters
+    ----------
+    result : statsmodels MixedLMResults
+        Output of :func:`mixedrain.compare.fit_mixedlm` for ``prepared``.
+    prepared : PreparedData
+        The data the model was fitted to (it maps years to the predictor).
+    states : sequence of str
+        States to forecast; each must be in the fit, since a state the model
+        never saw has no predicted random effect.
+    years : iterable of int
+        Years to forecast.
+    levels : sequence of float
+        Interval widths.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`summarise_forecast`: ``state``, ``year``,
+        ``mean``, ``median`` (equal to the mean), ``sd`` and the bounds of
+        each central interval.
+
+    Examples
+    --------
+    >>> from mixedrain.compare import fit_mixedlm
+    >>> from mixedrain.prepare import prepare_data
+    >>> from mixedrain.simulate import observed, simulate_rainfall
+    >>> prepared = prepare_data(observed(simulate_rainfall()))
+    >>> plugin = reml_plugin_forecast(fit_mixedlm(prepared), prepared, ["AL"], [2025])
+    >>> plugin.columns.tolist()
+    ['state', 'year', 'mean', 'median', 'sd', 'lower_50', 'upper_50', 'lower_90', 'upper_90']
+    >>> bool(plugin["sd"].iloc[0] < 5.5)
+    True
+    """
+    if isinstance(states, str):
+        states = [states]
+    unseen = [state for state in states if state not in prepared.groups]
+    if unseen:
+        raise ValueError(f"state(s) {unseen} are not in the fit: the plug-in forecast needs each state's own BLUP")
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"interval levels must lie strictly between 0 and 1, got {level!r}")
+    if len(result.random_effects) != len(prepared.groups):
+        raise ValueError(f"result has {len(result.random_effects)} groups, prepared {len(prepared.groups)}: fit it to prepared")
+    years = np.asarray(list(years))
+    x = np.asarray(prepared.predictor(years), dtype=float)
+    intercept, slope = (float(value) for value in result.fe_params.iloc[:2])
+    sd = float(np.sqrt(result.scale))
+    frames = []
+    for state in states:
+        # MixedLM's groups are prepare_data's group codes, 1..J in the order of prepared.groups.
+        effects = result.random_effects[prepared.groups.index(state) + 1]
+        line = intercept + float(effects.iloc[0]) + (slope + float(effects.iloc[1])) * x
+        frame = pd.DataFrame({"state": state, "year": years.astype(int), "mean": line, "median": line, "sd": sd})
+        for level in levels:
+            half_width = stats.norm.ppf((1 + level) / 2) * sd
+            frame[f"lower_{_percent(level)}"] = line - half_width
+            frame[f"upper_{_percent(level)}"] = line + half_width
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def pit_values(draws: pd.DataFrame, observed: pd.DataFrame, value: str = "rainfall", outcome: str = "rainfall") -> pd.DataFrame:
+    """Probability integral transform of each observed value within its predictive draws.
+
+    The PIT of an observed value is the share of its forecast's draws that
+    fall below it. If the forecast is calibrated, PITs are uniform on 0 to 1:
+    a histogram piled up at both ends (a U) means intervals too narrow, a
+    hump in the middle intervals too wide, a slope a forecast biased up or
+    down.
+
+    Parameters
+    ----------
+    draws : pandas.DataFrame
+        Output of :func:`forecast_rainfall`.
+    observed : pandas.DataFrame
+        Held-out rows with ``state``, ``year`` and the outcome.
+    value : str
+        The column of ``draws`` to compare with.
+    outcome : str
+        The observed column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``state``, ``year``, the outcome and ``pit``, one row per observed
+        value that has draws.
+
+    Examples
+    --------
+    >>> draws = pd.DataFrame({"state": "AL", "year": 2018, "rainfall": np.arange(100.0)})
+    >>> observed = pd.DataFrame({"state": ["AL"], "year": [2018], "rainfall": [24.5]})
+    >>> pit_values(draws, observed)["pit"].tolist()
+    [0.25]
+    """
+    missing = [c for c in ("state", "year", value) if c not in draws.columns]
+    if missing:
+        raise ValueError(f"draws lack column(s) {missing}; pass the output of forecast_rainfall()")
+    merged = observed[["state", "year", outcome]].merge(
+        draws[["state", "year", value]].rename(columns={value: "_draw"}), on=["state", "year"], how="inner"
+    )
+    if len(merged) == 0:
+        raise ValueError("no observed (state, year) pair appears in the draws")
+    merged["_below"] = merged["_draw"] < merged[outcome]
+    pit = merged.groupby(["state", "year", outcome], sort=False)["_below"].mean().rename("pit")
+    return pit.reset_index()

@@ -159,3 +159,146 @@ def plot_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set(xlabel="Value", ylabel="Parameter")
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_interval_comparison(
+    table: pd.DataFrame, units: dict[str, str] | None = None, axes: Sequence[Axes] | None = None
+) -> np.ndarray:
+    """A forest plot: several methods' estimates and intervals, one panel per parameter.
+
+    Parameters on different scales (an intercept near 20, a spread near 2)
+    each get their own horizontal axis, so every interval is readable.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy: ``parameter``, ``method``, ``estimate``, ``lower`` and
+        ``upper`` (``NaN`` bounds draw the estimate alone).
+    units : dict, optional
+        Unit of each parameter, shown in its axis label.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per parameter, in the table's order.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"parameter": ["mu", "mu", "sigma", "sigma"], "method": ["REML", "posterior"] * 2,
+    ...                       "estimate": [1.0, 1.1, 2.0, 2.1], "lower": [0.5, 0.6, np.nan, 1.5],
+    ...                       "upper": [1.5, 1.6, np.nan, 2.8]})
+    >>> axes = plot_interval_comparison(table, units={"mu": "inches"})
+    >>> [ax.get_xlabel() for ax in axes]
+    ['mu (inches)', 'sigma']
+    """
+    parameters = list(pd.unique(table["parameter"]))
+    methods = list(pd.unique(table["method"]))
+    if axes is None:
+        _, axes = plt.subplots(len(parameters), 1, figsize=(6, 1.1 + 0.45 * len(parameters) * len(methods)),
+                               layout="constrained", squeeze=False)  # fmt: skip
+        axes = axes[:, 0]
+    axes = np.asarray(axes)
+    if axes.size != len(parameters):
+        raise ValueError(f"give one Axes per parameter: {len(parameters)} needed, {axes.size} given")
+    positions = np.arange(len(methods))[::-1]
+    for ax, parameter in zip(axes, parameters):
+        rows = table[table["parameter"] == parameter].set_index("method")
+        for position, method, colour in zip(positions, methods, PALETTE):
+            if method not in rows.index:
+                continue
+            row = rows.loc[method]
+            ax.hlines(position, row["lower"], row["upper"], color=colour, lw=2.5)
+            ax.plot(row["estimate"], position, "o", color=colour)
+        ax.set_yticks(positions, methods)
+        ax.set_ylim(positions.min() - 0.6, positions.max() + 0.6)
+        unit = (units or {}).get(parameter)
+        ax.set_xlabel(f"{parameter} ({unit})" if unit else parameter)
+    return axes
+
+
+def plot_group_check(check: pd.DataFrame, statistic: str, label: str, ax: Axes | None = None) -> Axes:
+    """Each group's observed statistic against the interval of its replicated values.
+
+    Groups are sorted by the observed value; a dot outside its bar is a group
+    the model reproduces poorly on this statistic.
+
+    Parameters
+    ----------
+    check : pandas.DataFrame
+        Output of :func:`mixedrain.compare.group_predictive_check`.
+    statistic : str
+        Which of its statistics to draw.
+    label : str
+        What the statistic is, for the vertical axis.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+
+    Examples
+    --------
+    >>> check = pd.DataFrame({"state": ["A", "B"], "statistic": "sd", "observed": [1.0, 3.0],
+    ...                       "lower": [0.5, 1.0], "upper": [2.0, 2.5], "outside": [False, True]})
+    >>> plot_group_check(check, "sd", "Within-state sd (inches)").get_ylabel()
+    'Within-state sd (inches)'
+    """
+    rows = check[check["statistic"] == statistic]
+    if rows.empty:
+        raise ValueError(f"statistic {statistic!r} is not in the check; it has {sorted(set(check['statistic']))}")
+    group = check.columns[0]
+    rows = rows.sort_values("observed").reset_index(drop=True)
+    ax = _axes(ax, (10, 4))
+    ax.vlines(rows.index, rows["lower"], rows["upper"], color=PALETTE[0], lw=3, alpha=0.5,
+              label="90% interval of the replicated data")  # fmt: skip
+    inside = ~rows["outside"]
+    ax.plot(rows.index[inside], rows.loc[inside, "observed"], "o", color="black", markersize=4, label="Observed")
+    if rows["outside"].any():
+        ax.plot(rows.index[~inside], rows.loc[~inside, "observed"], "D", color=PALETTE[3], markersize=6,
+                label="Observed, outside its interval")  # fmt: skip
+    ax.set_xticks(rows.index, rows[group], rotation=90, fontsize="x-small")
+    ax.set(xlabel=f"{group.capitalize()} (sorted by the observed value)", ylabel=label)
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_pit(pit: Sequence[float] | np.ndarray, ax: Axes | None = None, bins: int = 10, colour=None) -> Axes:
+    """Histogram of probability integral transforms, with the band a calibrated forecast stays in.
+
+    Parameters
+    ----------
+    pit : array-like
+        PIT values in [0, 1], e.g. the ``pit`` column of
+        :func:`mixedrain.forecast.pit_values`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+    bins : int
+        Number of equal-width bins.
+    colour : optional
+        Bar colour.
+
+    Notes
+    -----
+    The dashed line is the count a uniform PIT expects per bin, ``n / bins``;
+    the shaded band is two binomial standard deviations either side of it,
+    where most bars of a calibrated forecast fall (values from the same
+    group are correlated, so somewhat more spread is ordinary).
+
+    Examples
+    --------
+    >>> ax = plot_pit(np.linspace(0.01, 0.99, 50))
+    >>> ax.get_xlabel()
+    'PIT: share of predictive draws below the held-out value'
+    """
+    pit = np.asarray(pit, dtype=float)
+    if pit.size == 0 or np.any((pit < 0) | (pit > 1)):
+        raise ValueError("PIT values must lie between 0 and 1, and there must be some")
+    ax = _axes(ax, (6, 3.5))
+    n, p = pit.size, 1 / bins
+    expected, spread = n * p, 2 * np.sqrt(n * p * (1 - p))
+    ax.axhspan(max(expected - spread, 0), expected + spread, color="grey", alpha=0.2,
+               label="Calibrated: 2 binomial sds")  # fmt: skip
+    ax.axhline(expected, color="grey", ls="--", label="Calibrated: expected count")
+    ax.hist(pit, bins=np.linspace(0, 1, bins + 1), color=colour or PALETTE[0], edgecolor="white", alpha=0.85)
+    ax.set(xlabel="PIT: share of predictive draws below the held-out value", ylabel="Number of held-out values",
+           xlim=(0, 1))  # fmt: skip
+    ax.legend(fontsize="small", loc="upper center")
+    return ax
