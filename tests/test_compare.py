@@ -8,14 +8,18 @@ from mixedrain.compare import (
     fit_mixedlm,
     group_predictive_check,
     least_squares_by_state,
+    loo_verdict,
     mixedlm_estimates,
     mixedlm_intervals,
+    pareto_k_by_observation,
     pooling_estimates,
+    posterior_medians_vs_mixedlm,
     posterior_vs_truth,
     sampling_efficiency,
     shrinkage_fraction,
     state_effects_vs_truth,
 )
+from mixedrain.data import load_sleepstudy, sleepstudy_lme4_reml
 from mixedrain.models import get_model
 from mixedrain.prepare import prepare_data
 from mixedrain.simulate import SimulationParameters, simulate_rainfall, simulate_rainfall_numpy
@@ -177,6 +181,105 @@ def test_shrinkage_fraction_is_a_named_series(shrunk_fit, prepared):
     idata = shrunk_fit(0.5)
     result = shrinkage_fraction(pooling_estimates(prepared, idata), idata)
     assert isinstance(result, pd.Series) and result.name == "shrinkage"
+
+
+# --- The correlated REML fit, checked against lme4's published sleepstudy fit -------------------------
+
+
+@pytest.fixture(scope="module")
+def sleepstudy_prepared():
+    return prepare_data(load_sleepstudy(), group="Subject", predictor="Days", outcome="Reaction")
+
+
+def test_correlated_reml_reproduces_lme4_on_sleepstudy(sleepstudy_prepared):
+    result = fit_mixedlm(sleepstudy_prepared, correlated=True)
+    ours = mixedlm_estimates(result)
+    published = sleepstudy_lme4_reml()
+    assert list(ours.index) == list(get_model("correlated").hyperparameters)
+    # Same likelihood: lme4 prints its REML criterion (-2 x REML log-likelihood) as 1743.6.
+    assert -2 * result.llf == pytest.approx(1743.6, abs=0.05)
+    # Tolerance: one unit in the last printed digit. The printed value is rounded (half a unit), and two
+    # optimisers of the same flat REML criterion stop a little apart (at most another half unit here);
+    # a different model or likelihood would miss by far more (the uncorrelated fit's sigma_alpha is ~25.05).
+    for name, row in published.iterrows():
+        unit = 10.0 ** -row["decimals"]
+        assert ours.loc[name, "estimate"] == pytest.approx(row["estimate"], abs=unit), name
+        if np.isfinite(row["std_error"]):
+            assert ours.loc[name, "std_error"] == pytest.approx(row["std_error"], abs=unit), name
+
+
+def test_uncorrelated_reml_has_no_correlation(sleepstudy_prepared):
+    ours = mixedlm_estimates(fit_mixedlm(sleepstudy_prepared))
+    assert list(ours.index) == list(get_model("centered").hyperparameters)
+    # Without the correlation the likelihood is lower: the two fits are different models.
+    correlated = fit_mixedlm(sleepstudy_prepared, correlated=True)
+    assert fit_mixedlm(sleepstudy_prepared).llf < correlated.llf
+
+
+def test_posterior_medians_sit_beside_reml(sleepstudy_prepared):
+    result = fit_mixedlm(sleepstudy_prepared, correlated=True)
+    reml = mixedlm_estimates(result)["estimate"]
+    rng = np.random.default_rng(1)
+    # Skewed draws: the median, not the mean, must be reported.
+    posterior = {name: value + rng.exponential(1.0, size=(2, 4000)) for name, value in reml.items()}
+    table = posterior_medians_vs_mixedlm(az.from_dict(posterior=posterior), result)
+    assert list(table.columns) == ["posterior_median", "posterior_sd", "reml_estimate", "reml_std_error"]
+    np.testing.assert_allclose(table["posterior_median"] - table["reml_estimate"], np.log(2), atol=0.05)
+    np.testing.assert_allclose(table["posterior_sd"], 1.0, atol=0.05)
+    without_rho = az.from_dict(posterior={name: posterior[name] for name in reml.index if name != "rho"})
+    with pytest.raises(ValueError, match="rho"):
+        posterior_medians_vs_mixedlm(without_rho, result)
+
+
+# --- PSIS-LOO in plain words ------------------------------------------------------------------------
+
+
+def _comparison(difference, standard_error):
+    return pd.DataFrame({"elpd_diff": [0.0, difference], "dse": [0.0, standard_error]}, index=["better", "worse"])
+
+
+@pytest.mark.parametrize(
+    ("difference", "standard_error", "start"),
+    [
+        (0.9, 1.5, "no evidence to prefer either"),
+        (3.9, 0.1, "no evidence to prefer either"),  # many standard errors, yet too small to matter
+        (6.0, 4.0, "weak evidence for better"),
+        (10.3, 3.8, "clear evidence for better"),
+    ],
+)
+def test_loo_verdict_weighs_size_and_uncertainty(difference, standard_error, start):
+    assert loo_verdict(_comparison(difference, standard_error)).startswith(start)
+
+
+def test_loo_verdict_needs_two_models():
+    with pytest.raises(ValueError, match="two models"):
+        loo_verdict(_comparison(1.0, 1.0).iloc[:1])
+
+
+def test_pareto_k_names_the_influential_observation():
+    rng = np.random.default_rng(0)
+    log_likelihood = rng.normal(-1, 0.1, size=(2, 500, 4))
+    # Row 2's likelihood collapses in a few draws: leaving it out would move the posterior a lot.
+    log_likelihood[:, :, 2] = -np.exp(rng.normal(0, 3, size=(2, 500)))
+    idata = az.from_dict(
+        posterior={"mu": rng.normal(size=(2, 500))},
+        log_likelihood={"y": log_likelihood},
+        observed_data={"y": np.array([1.0, 2.0, 3.0, 4.0])},
+        coords={"obs": np.arange(4)},
+        dims={"y": ["obs"]},
+    )
+    where = {"obs_state": ("obs", ["A", "A", "B", "B"]), "year": ("obs", [2010, 2011, 2010, 2011])}
+    idata = idata.assign_coords(where, groups=["log_likelihood", "observed_data"])
+    idata.attrs.update(group="state", predictor="year")
+    with pytest.warns(UserWarning, match="Pareto"):
+        loo = az.loo(idata, pointwise=True)
+    table = pareto_k_by_observation(idata, loo)
+    assert list(table.columns) == ["state", "year", "y", "pareto_k", "high"]
+    assert table.index[0] == 2 and table.iloc[0][["state", "year", "y"]].tolist() == ["B", 2010, 3.0]
+    assert table["high"].tolist() == [True, False, False, False]
+    with pytest.raises(ValueError, match="pointwise"):
+        pareto_k_by_observation(idata, loo.drop(["pareto_k", "loo_i"]))
+
 
 # --- What REML says about its own uncertainty; checking the fit state by state -----------------------
 

@@ -232,3 +232,45 @@ def test_gamma_model_rejects_non_positive_rainfall_before_stan(monkeypatch):
     frame.loc[[3, 250], "rainfall"] = -2.5
     with pytest.raises(ValueError, match=r"'gamma' has a gamma outcome.*3 value\(s\) <= 0 in row\(s\) \[3, 17, 250\]"):
         fit_model(prepare_data(frame), "gamma", prior_only=True)
+
+
+# --- Real data: lme4's sleepstudy, against the published lme4 REML fit ------------------------------
+
+
+@pytest.fixture(scope="module")
+def sleepstudy_fit():
+    """The correlated model, (Days | Subject), fitted once to sleepstudy (4 x 1000 draws)."""
+    from mixedrain.data import load_sleepstudy
+
+    prepared = prepare_data(load_sleepstudy(), group="Subject", predictor="Days", outcome="Reaction")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)  # the book's sleepstudy fit must be clean
+        return fit_model(prepared, "correlated")
+
+
+def test_sleepstudy_fixed_effects_match_lme4(sleepstudy_fit):
+    from mixedrain.data import sleepstudy_lme4_reml
+
+    published = sleepstudy_lme4_reml()
+    # 18 subjects and wide data-scaled priors: the posterior median of a fixed effect sits near REML's
+    # estimate, well within one published standard error (the posterior sd is about that size).
+    for name in ("mu_alpha", "mu_beta"):
+        median = float(sleepstudy_fit.posterior[name].median())
+        estimate, std_error = published.loc[name, ["estimate", "std_error"]]
+        assert abs(median - estimate) < std_error, (name, median, estimate)
+
+
+def test_sleepstudy_residual_sd_matches_lme4(sleepstudy_fit):
+    from mixedrain.data import sleepstudy_lme4_reml
+
+    # sigma_y is informed by all 180 rows: its posterior is nearly symmetric, so its median should lie
+    # within one posterior sd of REML's estimate.
+    draws = sleepstudy_fit.posterior["sigma_y"]
+    published = sleepstudy_lme4_reml().loc["sigma_y", "estimate"]
+    assert abs(float(draws.median()) - published) < float(draws.std()), (float(draws.median()), published)
+
+
+def test_sleepstudy_is_labelled_by_subject(sleepstudy_fit):
+    assert sleepstudy_fit.posterior["alpha"].dims == ("chain", "draw", "Subject")
+    assert sleepstudy_fit.posterior["Subject"].values[0] == "308"
+    assert sleepstudy_fit.log_likelihood["y"].sizes["obs"] == 180

@@ -85,32 +85,65 @@ def state_effects_vs_truth(
     return table[["true_intercept", "alpha_mean", "true_slope", "beta_mean"]]
 
 
-def fit_mixedlm(prepared: PreparedData):
+def fit_mixedlm(prepared: PreparedData, *, correlated: bool = False):
     """Fit the same model by REML with statsmodels MixedLM, the lme4 way.
 
-    The lme4 formula is ``rainfall ~ x + (1 | state) + (0 + x | state)``
-    (written ``(x || state)``): a random intercept and slope that are
+    By default the lme4 formula is ``y ~ x + (1 | g) + (0 + x | g)``
+    (written ``(x || g)``): a random intercept and slope that are
     uncorrelated. statsmodels expresses "uncorrelated" by fixing the
-    off-diagonal of the random-effects covariance at zero.
+    off-diagonal of the random-effects covariance at zero. With
+    ``correlated=True`` it is lme4's default ``y ~ x + (x | g)``: the
+    covariance is left free, so its correlation is estimated too.
+
+    Parameters
+    ----------
+    prepared : PreparedData
+        Output of :func:`mixedrain.prepare.prepare_data`.
+    correlated : bool
+        Estimate the correlation of a group's intercept and slope (the
+        catalogue's ``"correlated"`` model) instead of fixing it at zero
+        (``"centered"``).
 
     Returns
     -------
     statsmodels.regression.mixed_linear_model.MixedLMResults
+
+    Examples
+    --------
+    >>> from mixedrain.data import load_sleepstudy
+    >>> from mixedrain.prepare import prepare_data
+    >>> sleep = prepare_data(load_sleepstudy(), group="Subject", predictor="Days", outcome="Reaction")
+    >>> result = fit_mixedlm(sleep, correlated=True)
+    >>> mixedlm_estimates(result)["estimate"].round(2).to_dict()["mu_beta"]
+    10.47
     """
     frame = prepared.frame.rename(columns={prepared.outcome_column: "y"})
     model = smf.mixedlm("y ~ x", frame, groups=frame["group_code"], re_formula="~x")
-    free = sm.regression.mixed_linear_model.MixedLMParams.from_components(np.ones(2), np.eye(2))
-    with warnings.catch_warnings():
-        # Zero-covariance constraints make statsmodels warn about its gradient optimiser; the fit is checked below.
-        warnings.simplefilter("ignore", sm.tools.sm_exceptions.ConvergenceWarning)
-        result = model.fit(reml=True, free=free, method=["lbfgs", "powell"])
+    if correlated:
+        result = model.fit(reml=True, method=["lbfgs", "powell"])
+    else:
+        free = sm.regression.mixed_linear_model.MixedLMParams.from_components(np.ones(2), np.eye(2))
+        with warnings.catch_warnings():
+            # Zero-covariance constraints make statsmodels warn about its gradient optimiser; the fit is checked below.
+            warnings.simplefilter("ignore", sm.tools.sm_exceptions.ConvergenceWarning)
+            result = model.fit(reml=True, free=free, method=["lbfgs", "powell"])
     if not result.converged:
         raise RuntimeError("statsmodels MixedLM did not converge")
     return result
 
 
+def _is_correlated(result) -> bool:
+    # fit_mixedlm fixes the covariance's off-diagonal through a pattern of free parameters; None means all free.
+    pattern = result.freepat
+    return pattern is None or bool(np.asarray(pattern.cov_re)[0, 1])
+
+
 def mixedlm_estimates(result) -> pd.DataFrame:
     """The REML estimates in the Stan model's parameter names.
+
+    A fit from ``fit_mixedlm(prepared, correlated=True)`` also reports
+    ``rho``, the correlation of a group's intercept and slope, in the order of
+    the catalogue's ``"correlated"`` model.
 
     Returns
     -------
@@ -125,10 +158,48 @@ def mixedlm_estimates(result) -> pd.DataFrame:
         "sigma_alpha": np.sqrt(cov_re[0, 0]),
         "sigma_beta": np.sqrt(cov_re[1, 1]),
         "sigma_y": np.sqrt(result.scale),
+        "rho": cov_re[0, 1] / np.sqrt(cov_re[0, 0] * cov_re[1, 1]),
     }
     std_error = {"mu_alpha": result.bse_fe.iloc[0], "mu_beta": result.bse_fe.iloc[1]}
     table = pd.DataFrame({"estimate": pd.Series(estimate), "std_error": pd.Series(std_error)})
-    return table.loc[list(get_model("centered").hyperparameters)].rename_axis("parameter")
+    names = get_model("correlated" if _is_correlated(result) else "centered").hyperparameters
+    return table.loc[list(names)].rename_axis("parameter")
+
+
+def posterior_medians_vs_mixedlm(idata: az.InferenceData, result) -> pd.DataFrame:
+    """Posterior medians and sds beside MixedLM's REML estimates and standard errors.
+
+    REML estimates are modes of a (restricted) likelihood; a posterior median
+    is the natural Bayesian point to set beside them for the skewed posterior
+    of a standard deviation or a correlation, and unlike the mean it does not
+    depend on the scale (sd or variance) a parameter is reported on.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit whose posterior holds every parameter the REML fit reports
+        (``rho`` too if ``result`` is correlated).
+    result : MixedLMResults
+        From :func:`fit_mixedlm`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by parameter: ``posterior_median``, ``posterior_sd``,
+        ``reml_estimate`` and ``reml_std_error``.
+    """
+    reml = mixedlm_estimates(result).rename(columns={"estimate": "reml_estimate", "std_error": "reml_std_error"})
+    missing = [name for name in reml.index if name not in idata.posterior]
+    if missing:
+        raise ValueError(f"the posterior has no {missing}; fit the model that matches the REML fit")
+    posterior = idata.posterior
+    bayes = pd.DataFrame(
+        {
+            "posterior_median": {n: float(posterior[n].median()) for n in reml.index},
+            "posterior_sd": {n: float(posterior[n].std()) for n in reml.index},
+        }
+    )
+    return bayes.join(reml).rename_axis("parameter")
 
 
 def bayes_vs_mixedlm(idata: az.InferenceData, result) -> pd.DataFrame:
@@ -332,6 +403,7 @@ def shrinkage_fraction(estimates: pd.DataFrame, idata: az.InferenceData) -> pd.S
         shares[effect] = 1.0 - float(own @ pooled / (own @ own))
     return pd.Series(shares, name="shrinkage")
 
+
 def mixedlm_intervals(result, level: float = 0.9) -> pd.DataFrame:
     """REML estimates with standard errors and intervals, in the Stan model's parameter names.
 
@@ -526,3 +598,82 @@ def group_predictive_check(
 #: whatever the standard error says (Sivula, Magnusson, Matamoros & Vehtari 2020).
 SMALL_ELPD_DIFFERENCE = 4.0
 
+
+def loo_verdict(comparison: pd.DataFrame, z: float = 2.0) -> str:
+    """What ``az.compare`` of two models says, in plain words.
+
+    The difference in expected log predictive density (elpd) is weighed twice:
+    below :data:`SMALL_ELPD_DIFFERENCE` the two models predict alike; above
+    it, the better model is preferred only if the difference exceeds ``z``
+    standard errors of the difference (``dse``).
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of ``az.compare`` for two models (best first).
+    z : float
+        How many standard errors the difference must exceed.
+
+    Returns
+    -------
+    str
+        A phrase that can follow "PSIS-LOO finds ...".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"elpd_diff": [0.0, 10.3], "dse": [0.0, 3.8]}, index=["(x | g)", "(x || g)"])
+    >>> loo_verdict(table)
+    'clear evidence for (x | g): it predicts better by more than 2 standard errors of the difference'
+    >>> loo_verdict(table.assign(elpd_diff=[0.0, 0.9]))
+    'no evidence to prefer either model: they predict about equally well'
+    """
+    if len(comparison) != 2:
+        raise ValueError(f"loo_verdict weighs two models, got {len(comparison)}")
+    best = comparison.index[0]
+    difference = float(comparison["elpd_diff"].iloc[1])
+    standard_error = float(comparison["dse"].iloc[1])
+    if difference < SMALL_ELPD_DIFFERENCE:
+        return "no evidence to prefer either model: they predict about equally well"
+    if difference <= z * standard_error:
+        return f"weak evidence for {best}: it predicts better, but by less than {z:g} standard errors of the difference"
+    return f"clear evidence for {best}: it predicts better by more than {z:g} standard errors of the difference"
+
+
+def pareto_k_by_observation(idata: az.InferenceData, loo) -> pd.DataFrame:
+    """Each observation's Pareto k from PSIS-LOO, beside where it came from, largest first.
+
+    A large k means the posterior would move so much without that observation
+    that importance sampling cannot stand in for refitting: its elpd
+    contribution is unreliable, and it is an influential observation.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit from :func:`mixedrain.fit.fit_model` (its ``log_likelihood``
+        carries the ``obs_<group>`` and predictor coordinates).
+    loo : arviz.ELPDData
+        ``az.loo(idata, pointwise=True)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``obs``: the group label, the predictor value, the
+        observed outcome ``y``, ``pareto_k`` and ``high`` (``k`` above the
+        threshold ``loo.good_k``, 0.7 for a few thousand draws).
+    """
+    if "pareto_k" not in loo:
+        raise ValueError("loo has no pointwise Pareto k; compute it with az.loo(idata, pointwise=True)")
+    group, predictor = idata.attrs["group"], idata.attrs["predictor"]
+    log_likelihood = idata.log_likelihood
+    table = pd.DataFrame(
+        {
+            group: log_likelihood[f"obs_{group}"].to_numpy(),
+            predictor: log_likelihood[predictor].to_numpy(),
+            "y": idata.observed_data["y"].to_numpy(),
+            "pareto_k": np.asarray(loo.pareto_k),
+        },
+        index=pd.Index(log_likelihood["obs"].to_numpy(), name="obs"),
+    )
+    table["high"] = table["pareto_k"] > float(loo.get("good_k", 0.7))
+    return table.sort_values("pareto_k", ascending=False)
