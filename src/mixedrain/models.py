@@ -169,7 +169,7 @@ MODELS: dict[str, Model] = {
         Model(
             "correlated", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
             MappingProxyType({"noncentered": 0}),
-            "correlated intercept and slope (LKJ prior), centered",
+            "correlated intercept and slope (LKJ prior), centered (better when each group has informative data)",
         ),
         Model(
             "correlated_noncentered", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
