@@ -29,10 +29,13 @@ $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
-# Compile every Stan program first, two at a time (silent when all are cached), then execute the
-# chapters; the last line says how many programs this build compiled (0 when all were cached).
+# Compile every Stan program first (silent when all are cached), then execute the chapters; the
+# last line says how many programs this build compiled (0 when all were cached). Three compiles at
+# once beat two on 2 cores (benchmarks/RESULTS.md): two then one leaves a core idle. Each needs
+# about 2 GB of memory; `make book STAN_JOBS=1` on a small machine.
+STAN_JOBS ?= 3
 book: $(INSTALLED) $(PACKAGE_STAMP)
-	$(PY) -m mixedrain.build --then $(PY) $(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) -m mixedrain.build --jobs $(STAN_JOBS) --then $(PY) $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(INSTALLED)
 	$(PY) -m pytest

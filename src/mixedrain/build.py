@@ -25,6 +25,7 @@ import contextlib
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from importlib.machinery import EXTENSION_SUFFIXES
 
@@ -84,11 +85,13 @@ def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.std
     Each first compile announces itself in one line; when nothing needs
     compiling, nothing is printed.
     """
-    from mixedrain.fit import one_fit_at_a_time
-
     missing = [program for program in programs if not is_compiled(program)]
     if not missing:
         return []
+    with warnings.catch_warnings():
+        # ArviZ (imported by mixedrain.fit) announces its coming refactor on import: not news for a build.
+        warnings.simplefilter("ignore", FutureWarning)
+        from mixedrain.fit import one_fit_at_a_time
     print(
         f"Compiling {len(missing)} Stan program(s) ({', '.join(missing)}), {min(jobs, len(missing))} at a time: "
         f"about {TYPICAL_SECONDS} s and 2 GB each, once per machine; httpstan caches them for later runs.",
