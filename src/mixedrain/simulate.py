@@ -227,19 +227,7 @@ def simulate_rainfall_numpy(
     error = rng.normal(params.error_mu, params.error_sigma, (*shape, n_years))
     predictor = _predictor_values(params).astype(float)
     rainfall = intercept[..., None] + slope[..., None] * predictor + error
-    size = n_datasets * n_states * n_years
-    return pd.DataFrame(
-        {
-            "dataset": np.repeat(np.arange(n_datasets), n_states * n_years),
-            "state": np.tile(np.repeat(np.asarray(params.states), n_years), n_datasets),
-            "year": np.tile(np.asarray(params.years), n_datasets * n_states),
-            "year_index": np.tile(np.arange(1, n_years + 1), n_datasets * n_states),
-            "rainfall": rainfall.reshape(size),
-            "true_intercept": np.repeat(intercept.reshape(-1), n_years),
-            "true_slope": np.repeat(slope.reshape(-1), n_years),
-            "true_error": error.reshape(size),
-        }
-    )
+    return _long_frame(params.states, params.years, intercept, slope, rainfall, error)
 
 
 @dataclass(frozen=True)
@@ -361,19 +349,7 @@ def simulate_positive_rainfall(
     # Gamma(shape, scale 1 / shape) has mean 1: the year's multiplicative deviation from its state's mean.
     error = rng.gamma(params.shape, 1.0 / params.shape, (*shape, n_years))
     rainfall = np.exp(intercept[..., None] + slope[..., None] * year_index) * error
-    size = n_datasets * n_states * n_years
-    return pd.DataFrame(
-        {
-            "dataset": np.repeat(np.arange(n_datasets), n_states * n_years),
-            "state": np.tile(np.repeat(np.asarray(params.states), n_years), n_datasets),
-            "year": np.tile(np.asarray(params.years), n_datasets * n_states),
-            "year_index": np.tile(np.arange(1, n_years + 1), n_datasets * n_states),
-            "rainfall": rainfall.reshape(size),
-            "true_intercept": np.repeat(intercept.reshape(-1), n_years),
-            "true_slope": np.repeat(slope.reshape(-1), n_years),
-            "true_error": error.reshape(size),
-        }
-    )
+    return _long_frame(params.states, params.years, intercept, slope, rainfall, error)
 
 
 def true_positive_hyperparameters(params: PositiveSimulationParameters | None = None) -> dict[str, float]:
@@ -504,6 +480,24 @@ def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:
     if "dataset" in df.columns and df["dataset"].nunique() > 1:
         raise ValueError("df holds several data sets; select one with df[df['dataset'] == k] first")
     return df.groupby("state", sort=False)[["true_intercept", "true_slope"]].first()
+
+
+def _long_frame(states, years, intercept, slope, rainfall, error) -> pd.DataFrame:
+    # One row per data set, state and year, from arrays shaped (data sets, states[, years]).
+    n_datasets, n_states = intercept.shape
+    n_years = len(years)
+    return pd.DataFrame(
+        {
+            "dataset": np.repeat(np.arange(n_datasets), n_states * n_years),
+            "state": np.tile(np.repeat(np.asarray(states), n_years), n_datasets),
+            "year": np.tile(np.asarray(years), n_datasets * n_states),
+            "year_index": np.tile(np.arange(1, n_years + 1), n_datasets * n_states),
+            "rainfall": rainfall.reshape(-1),
+            "true_intercept": np.repeat(intercept.reshape(-1), n_years),
+            "true_slope": np.repeat(slope.reshape(-1), n_years),
+            "true_error": error.reshape(-1),
+        }
+    )
 
 
 def resolve_parameters(params: SimulationParameters | str) -> SimulationParameters:
