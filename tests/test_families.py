@@ -3,7 +3,7 @@ import pytest
 from scipy import integrate
 
 from mixedrain.families import FAMILIES, get_family
-from mixedrain.fit import one_fit_at_a_time
+from mixedrain.build import machine_lock
 from mixedrain.models import get_model, load_program, stan_data
 
 
@@ -47,7 +47,7 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
             point |= {"L": np.array([[1.0, 0.0], [0.3, np.sqrt(1 - 0.09)]]), "z": z}
         else:
             point |= {"alpha": rng.normal(25, 5, J), "beta": rng.normal(5, 2, J)}
-    with one_fit_at_a_time():
+    with machine_lock():
         on = stan.build(load_program(spec.program), data=stan_data(spec, prepared), random_seed=1)
         off = stan.build(load_program(spec.program), data=stan_data(spec, prepared, prior_only=True), random_seed=1)
     unconstrained = on.unconstrain_pars({k: np.asarray(v).tolist() for k, v in point.items()})

@@ -22,10 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import subprocess
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from importlib.machinery import EXTENSION_SUFFIXES
 
@@ -79,6 +79,21 @@ def compile_program(program: str) -> float:
     return time.perf_counter() - start
 
 
+@contextlib.contextmanager
+def machine_lock():
+    """A machine-wide lock for Stan work: fits never overlap, so no process touches another's
+    stored fit, and no compile (2 GB of memory each) starts beside another process's compiles."""
+    from httpstan.cache import cache_directory
+
+    cache_directory().mkdir(parents=True, exist_ok=True)
+    with open(cache_directory() / "mixedrain.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.stdout) -> list[str]:
     """Compile every program not yet in the cache, ``jobs`` at a time; return the ones compiled.
 
@@ -88,10 +103,6 @@ def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.std
     missing = [program for program in programs if not is_compiled(program)]
     if not missing:
         return []
-    with warnings.catch_warnings():
-        # ArviZ (imported by mixedrain.fit) announces its coming refactor on import: not news for a build.
-        warnings.simplefilter("ignore", FutureWarning)
-        from mixedrain.fit import one_fit_at_a_time
     print(
         f"Compiling {len(missing)} Stan program(s) ({', '.join(missing)}), {min(jobs, len(missing))} at a time: "
         f"about {TYPICAL_SECONDS} s and 2 GB each, once per machine; httpstan caches them for later runs.",
@@ -99,7 +110,7 @@ def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.std
         flush=True,
     )
     # The machine-wide lock that fits take, so no fit runs beside two compiles.
-    with one_fit_at_a_time(), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with machine_lock(), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for program, seconds in zip(missing, pool.map(compile_program, missing)):
             print(f"  compiled {program}.stan in {seconds:.0f} s", file=out, flush=True)
     print(f"Compiled {len(missing)} program(s).", file=out, flush=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import io
 import sys
 import time
@@ -13,6 +12,7 @@ import warnings
 import arviz as az
 import numpy as np
 
+from mixedrain.build import TYPICAL_SECONDS, is_compiled_text, machine_lock
 from mixedrain.models import Model, get_model, load_program, stan_data
 from mixedrain.prepare import PreparedData
 
@@ -182,7 +182,7 @@ def sample_program(
     sampler_options.setdefault("refresh", 0)
     _allow_nested_event_loop()
     messages = io.StringIO()
-    with _maybe_silenced(messages, quiet), one_fit_at_a_time(), _no_stored_fits(program):
+    with _maybe_silenced(messages, quiet), machine_lock(), _no_stored_fits(program):
         try:
             start = time.perf_counter()
             posterior = stan.build(program, data=data, random_seed=int(seed))
@@ -297,21 +297,6 @@ def _warn_about_problems(idata: az.InferenceData, spec: Model, group: str) -> No
 
 
 @contextlib.contextmanager
-def one_fit_at_a_time():
-    """A machine-wide lock: fits never overlap, so no process touches another's stored fit, and no
-    compile (2 GB of memory each) starts beside another process's compiles."""
-    from httpstan.cache import cache_directory
-
-    cache_directory().mkdir(parents=True, exist_ok=True)
-    with open(cache_directory() / "mixedrain.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
 def _no_stored_fits(program: str):
     # httpstan stores every seeded fit on disk (about 13 MB each) and silently replays it when the same
     # call is repeated: the disk fills up and sampling times become meaningless. So every call really
@@ -333,8 +318,6 @@ def _no_stored_fits(program: str):
 
 
 def _announce_first_compile(program: str, label: str) -> None:
-    from mixedrain.build import TYPICAL_SECONDS, is_compiled_text
-
     if not is_compiled_text(program):
         print(
             f"Compiling {label}, the first use of this Stan program on this machine: about "
