@@ -159,9 +159,7 @@ def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, va
     >>> summarise_forecast(draws)[["median", "lower_90", "upper_90"]].iloc[0].round(6).tolist()
     [50.0, 5.0, 95.0]
     """
-    for level in levels:
-        if not 0 < level < 1:
-            raise ValueError(f"interval levels must lie strictly between 0 and 1, got {level!r}")
+    _check_levels(levels)
     grouped = draws.groupby(["state", "year"], sort=False)[value]
     summary = grouped.agg(mean="mean", median="median", sd="std")
     for level in levels:
@@ -451,6 +449,12 @@ def forecast_scorecard(
     return pd.DataFrame(rows)
 
 
+def _check_levels(levels: Sequence[float]) -> None:
+    for level in levels:
+        if not 0 < level < 1:
+            raise ValueError(f"interval levels must lie strictly between 0 and 1, got {level!r}")
+
+
 def _percent(level: float) -> str:
     return f"{level * 100:g}"
 
@@ -505,9 +509,7 @@ def reml_plugin_forecast(
     unseen = [state for state in states if state not in prepared.groups]
     if unseen:
         raise ValueError(f"state(s) {unseen} are not in the fit: the plug-in forecast needs each state's own BLUP")
-    for level in levels:
-        if not 0 < level < 1:
-            raise ValueError(f"interval levels must lie strictly between 0 and 1, got {level!r}")
+    _check_levels(levels)
     if len(result.random_effects) != len(prepared.groups):
         raise ValueError(f"result has {len(result.random_effects)} groups, prepared {len(prepared.groups)}: fit it to prepared")
     years = np.asarray(list(years))

@@ -217,13 +217,8 @@ def simulate_rainfall_numpy(
     if isinstance(params, PositiveSimulationParameters):
         raise TypeError("PositiveSimulationParameters describe a Gamma outcome: pass family='gamma'")
     params = resolve_parameters(params)
-    if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
-        raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
-    rng = np.random.default_rng(params.seed if rng is None else rng)
-    n_states, n_years = len(params.states), len(params.years)
-    shape = (n_datasets, n_states)
-    intercept = rng.normal(params.intercept_mu, params.intercept_sigma, shape)
-    slope = rng.normal(params.slope_mu, params.slope_sigma, shape)
+    rng, intercept, slope = _draw_group_effects(params, rng, n_datasets)
+    shape, n_years = intercept.shape, len(params.years)
     error = rng.normal(params.error_mu, params.error_sigma, (*shape, n_years))
     predictor = _predictor_values(params).astype(float)
     rainfall = intercept[..., None] + slope[..., None] * predictor + error
@@ -338,13 +333,8 @@ def simulate_positive_rainfall(
     params = PositiveSimulationParameters() if params is None else params
     if not isinstance(params, PositiveSimulationParameters):
         raise TypeError(f"params must be PositiveSimulationParameters, not {type(params).__name__}")
-    if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
-        raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
-    rng = np.random.default_rng(params.seed if rng is None else rng)
-    n_states, n_years = len(params.states), len(params.years)
-    shape = (n_datasets, n_states)
-    intercept = rng.normal(params.intercept_mu, params.intercept_sigma, shape)
-    slope = rng.normal(params.slope_mu, params.slope_sigma, shape)
+    rng, intercept, slope = _draw_group_effects(params, rng, n_datasets)
+    shape, n_years = intercept.shape, len(params.years)
     year_index = np.arange(1, n_years + 1, dtype=float)
     # Gamma(shape, scale 1 / shape) has mean 1: the year's multiplicative deviation from its state's mean.
     error = rng.gamma(params.shape, 1.0 / params.shape, (*shape, n_years))
@@ -480,6 +470,17 @@ def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:
     if "dataset" in df.columns and df["dataset"].nunique() > 1:
         raise ValueError("df holds several data sets; select one with df[df['dataset'] == k] first")
     return df.groupby("state", sort=False)[["true_intercept", "true_slope"]].first()
+
+
+def _draw_group_effects(params, rng, n_datasets: int):
+    # Each state's intercept and slope, for every data set, in the order both simulators draw them.
+    if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
+        raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
+    rng = np.random.default_rng(params.seed if rng is None else rng)
+    shape = (n_datasets, len(params.states))
+    intercept = rng.normal(params.intercept_mu, params.intercept_sigma, shape)
+    slope = rng.normal(params.slope_mu, params.slope_sigma, shape)
+    return rng, intercept, slope
 
 
 def _long_frame(states, years, intercept, slope, rainfall, error) -> pd.DataFrame:
