@@ -33,6 +33,14 @@ def centered_fit(prepared):
 
 
 @pytest.fixture(scope="session")
+def integrated_fit(prepared):
+    """The default fit: group effects integrated out, then drawn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        return fit_model(prepared)
+
+
+@pytest.fixture(scope="session")
 def noncentered_fit(prepared):
     return fit_model(prepared, "noncentered")
 

@@ -65,3 +65,30 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
     numpy_likelihood = family.log_density(np.asarray(prepared.stan_data["y"]), eta, np.array(point[family.dispersion])).sum()
     dropped = 0.0 if spec.family == "gamma" else -0.5 * prepared.stan_data["N"] * np.log(2 * np.pi)
     assert stan_likelihood == pytest.approx(numpy_likelihood - dropped, rel=1e-9)
+
+
+@pytest.mark.stan
+def test_integrated_likelihood_is_the_exact_gaussian_marginal(prepared):
+    # With each group's intercept and slope integrated out, a group's rows are jointly normal with
+    # mean mu_alpha + mu_beta x and covariance sigma_y^2 I + X diag(sigma_alpha^2, sigma_beta^2) X'.
+    # Stan's closed form from the group sums must be that density, computed here row by row with SciPy.
+    import stan
+    from scipy import stats
+
+    point = {"mu_alpha": 40.0, "mu_beta": 3.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 4.0}
+    with machine_lock():
+        on = stan.build(load_program("integrated"), data=stan_data("integrated", prepared), random_seed=1)
+        off = stan.build(load_program("integrated"), data=stan_data("integrated", prepared, prior_only=True), random_seed=1)
+    unconstrained = on.unconstrain_pars(point)
+    stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
+    codes = np.asarray(prepared.stan_data["group"]) - 1
+    x = np.asarray(prepared.stan_data["x"], dtype=float)
+    y = np.asarray(prepared.stan_data["y"], dtype=float)
+    marginal = 0.0
+    for j in np.unique(codes):
+        rows = codes == j
+        design = np.column_stack([np.ones(rows.sum()), x[rows]])
+        covariance = point["sigma_y"] ** 2 * np.eye(rows.sum()) + design @ np.diag([25.0, 4.0]) @ design.T
+        marginal += stats.multivariate_normal(design @ [40.0, 3.0], covariance).logpdf(y[rows])
+    dropped = -0.5 * y.size * np.log(2 * np.pi)
+    assert stan_likelihood == pytest.approx(marginal - dropped, rel=1e-9)

@@ -117,16 +117,59 @@ def test_a_dataframe_is_not_prepared_data(simulated):
         fit_model(simulated)
 
 
-def test_sufficient_statistics_and_row_by_row_agree_within_monte_carlo_error(centered_fit, prepared):
-    # One likelihood written two ways: the posterior means may differ only by Monte Carlo error.
-    by_row = fit_model(prepared, "by_row")
-    mcse_sums = az.mcse(centered_fit, var_names=list(HYPERPARAMETERS))
-    mcse_rows = az.mcse(by_row, var_names=list(HYPERPARAMETERS))
-    for name in HYPERPARAMETERS:
-        difference = float(centered_fit.posterior[name].mean() - by_row.posterior[name].mean())
-        assert abs(difference) < 4 * np.hypot(float(mcse_sums[name]), float(mcse_rows[name])), name
-    # The pointwise log-likelihood comes from the draws, so at equal draws it is the same number.
-    assert abs(float(az.loo(centered_fit).elpd_loo - az.loo(by_row).elpd_loo)) < 1.0
+@pytest.fixture(scope="module")
+def by_row_fit(prepared):
+    return fit_model(prepared, "by_row")
+
+
+@pytest.mark.parametrize("fit_name", ["centered_fit", "integrated_fit"])
+def test_each_likelihood_agrees_with_row_by_row_within_monte_carlo_error(fit_name, by_row_fit, request):
+    # One posterior, its likelihood written from per-group sums, or with the group effects integrated
+    # out (and drawn afterwards), or row by row: means may differ only by Monte Carlo error.
+    fit = request.getfixturevalue(fit_name)
+    names = [*HYPERPARAMETERS, "alpha", "beta"]
+    mcse_fit = az.mcse(fit, var_names=names)
+    mcse_rows = az.mcse(by_row_fit, var_names=names)
+    for name in names:
+        difference = np.abs(fit.posterior[name].mean(("chain", "draw")) - by_row_fit.posterior[name].mean(("chain", "draw")))
+        bound = 4 * np.hypot(mcse_fit[name], mcse_rows[name])
+        # 102 effects at 4 Monte Carlo standard errors: one outside by chance has probability about 0.6%.
+        assert bool((difference < bound).all()), name
+    # The posterior sd of each effect agrees too (within 10%: an sd's Monte Carlo error is ~2% at ESS 1,000).
+    for name in ("alpha", "beta"):
+        ratio = fit.posterior[name].std(("chain", "draw")) / by_row_fit.posterior[name].std(("chain", "draw"))
+        assert float(abs(ratio - 1).max()) < 0.1, name
+    assert abs(float(az.loo(fit).elpd_loo - az.loo(by_row_fit).elpd_loo)) < 1.0
+
+
+def test_integrated_draws_follow_the_exact_conditional(prepared):
+    # At fixed hyperparameters a group's (alpha, beta) given its rows is normal; its mean and covariance
+    # are computed here the textbook way, with the group's full design matrix, and the NumPy draws must
+    # match them within Monte Carlo error.
+    from mixedrain.fit import draw_group_effects
+
+    point = {"mu_alpha": 40.0, "mu_beta": 3.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 4.0}
+    draws = 20_000
+    fake = az.from_dict(posterior={name: np.full((1, draws), value) for name, value in point.items()})
+    effects = draw_group_effects(fake, prepared, seed=3).posterior
+    codes = np.asarray(prepared.stan_data["group"]) - 1
+    x = np.asarray(prepared.stan_data["x"], dtype=float)
+    y = np.asarray(prepared.stan_data["y"], dtype=float)
+    prior_precision = np.diag([1 / 25.0, 1 / 4.0])
+    for j in (0, 1, 50):
+        rows = codes == j
+        design = np.column_stack([np.ones(rows.sum()), x[rows]])
+        precision = prior_precision + design.T @ design / 16.0
+        covariance = np.linalg.inv(precision)
+        mean = covariance @ (prior_precision @ [40.0, 3.0] + design.T @ y[rows] / 16.0)
+        sample = np.column_stack([effects["alpha"].to_numpy()[0, :, j], effects["beta"].to_numpy()[0, :, j]])
+        standard_error = np.sqrt(np.diag(covariance) / draws)
+        assert np.all(np.abs(sample.mean(axis=0) - mean) < 4 * standard_error)
+        # A variance's relative Monte Carlo sd is sqrt(2 / draws), 1%, a correlation's at most 1 / sqrt(draws),
+        # 0.7%: the bounds below are 5 and 4 of them.
+        np.testing.assert_allclose(sample.var(axis=0), np.diag(covariance), rtol=0.05)
+        correlation = covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1])
+        assert abs(np.corrcoef(sample.T)[0, 1] - correlation) < 4 / np.sqrt(draws)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

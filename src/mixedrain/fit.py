@@ -30,7 +30,7 @@ class CentringWarning(UserWarning):
 
 def fit_model(
     prepared: PreparedData,
-    model: str = "centered",
+    model: str = "integrated",
     *,
     chains: int = 4,
     draws: int = 1000,
@@ -54,8 +54,9 @@ def fit_model(
     prepared : PreparedData
         Output of :func:`mixedrain.prepare.prepare_data`.
     model : str
-        A catalogue name: ``"centered"`` (the default), ``"noncentered"``,
-        ``"by_row"``, ``"correlated"`` or ``"gamma"``.
+        A catalogue name (:data:`mixedrain.models.MODEL_NAMES`):
+        ``"integrated"`` (the default), ``"centered"``, ``"noncentered"``,
+        ``"correlated"``, ``"gamma"``, ...
     chains, draws, warmup : int
         Number of chains, and of kept and warmup iterations per chain.
     seed : int
@@ -132,6 +133,8 @@ def fit_model(
         label=f"{spec.program}.stan", **sampler_options,
     )
     idata = _to_inference_data(fit, posterior, prepared, prior_only)
+    if spec.switches.get("integrated"):
+        idata = draw_group_effects(idata, prepared, seed=seed)
     if pointwise:
         idata = add_pointwise(idata, prepared, spec, seed=seed)
     idata.attrs.update(
@@ -258,16 +261,98 @@ def _where(prepared: PreparedData) -> dict:
     }
 
 
+def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed: int = 0) -> az.InferenceData:
+    """Draw each group's ``alpha`` and ``beta`` for a fit that integrated them out.
+
+    Given the hyperparameters and a group's rows, its standardised effects
+    ``w = ((alpha - mu_alpha) / sigma_alpha, (beta - mu_beta) / sigma_beta)``
+    are exactly bivariate normal, with precision ``M`` and mean ``M^-1 v``
+    (``uncorrelated.stan`` defines both from the group's sums). One draw of
+    ``w`` per posterior draw and group makes the joint posterior draws the
+    other programs sample directly. A prior fit has no rows to condition on:
+    the effects are drawn from their prior.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit of the ``"integrated"`` model: ``mu_alpha``, ``mu_beta``,
+        ``sigma_alpha``, ``sigma_beta``, ``sigma_y`` in ``posterior`` (or ``prior``).
+    prepared : PreparedData
+        The data it was fitted to.
+    seed : int
+        Seed for the draws.
+
+    Returns
+    -------
+    arviz.InferenceData
+        A new object whose posterior (or prior) holds ``alpha`` and ``beta``
+        over the group dimension.
+
+    Examples
+    --------
+    >>> from mixedrain.prepare import prepare_data
+    >>> from mixedrain.simulate import simulate_rainfall
+    >>> prepared = prepare_data(simulate_rainfall())
+    >>> idata = fit_model(prepared)  # doctest: +SKIP
+    >>> idata.posterior["alpha"].sizes["state"]  # doctest: +SKIP
+    51
+    """
+    group = "prior" if "prior" in idata.groups() and "posterior" not in idata.groups() else "posterior"
+    draws = idata[group]
+    mu_alpha, mu_beta, sigma_alpha, sigma_beta, sigma_y = (
+        draws[name].to_numpy()[..., None] for name in ("mu_alpha", "mu_beta", "sigma_alpha", "sigma_beta", "sigma_y")
+    )
+    codes = np.asarray(prepared.stan_data["group"]) - 1
+    x = np.asarray(prepared.stan_data["x"], dtype=float)
+    y = np.asarray(prepared.stan_data["y"], dtype=float)
+    if group == "prior":
+        y = x = np.zeros(0)
+        codes = codes[:0]
+    J = prepared.stan_data["J"]
+    n, sum_x, sum_xx, sum_y, sum_xy = (np.bincount(codes, weights=w, minlength=J) for w in (None, x, x * x, y, x * y))
+    # The same M and v as in uncorrelated.stan's integrated likelihood.
+    variance = sigma_y**2
+    residual = sum_y - n * mu_alpha - sum_x * mu_beta
+    x_residual = sum_xy - sum_x * mu_alpha - sum_xx * mu_beta
+    m11 = 1 + n * sigma_alpha**2 / variance
+    m12 = sum_x * sigma_alpha * sigma_beta / variance
+    m22 = 1 + sum_xx * sigma_beta**2 / variance
+    det = m11 * m22 - m12**2
+    v1 = residual * sigma_alpha / variance
+    v2 = x_residual * sigma_beta / variance
+    # w ~ N(M^-1 v, M^-1), drawn through the Cholesky factor of M^-1 = [[m22, -m12], [-m12, m11]] / det.
+    l11 = np.sqrt(m22 / det)
+    l21 = -m12 / det / l11
+    l22 = np.sqrt(m11 / det - l21**2)
+    rng = np.random.default_rng([seed, 2])
+    z1, z2 = rng.standard_normal((2, *det.shape))
+    w1 = (m22 * v1 - m12 * v2) / det + l11 * z1
+    w2 = (m11 * v2 - m12 * v1) / det + l21 * z1 + l22 * z2
+    dims = ("chain", "draw", prepared.group_column)
+    out = idata.copy()
+    out[group] = out[group].assign(
+        alpha=(dims, mu_alpha + sigma_alpha * w1), beta=(dims, mu_beta + sigma_beta * w2)
+    ).assign_coords({prepared.group_column: list(prepared.groups)})
+    return out
+
+
 def _to_inference_data(fit, posterior, prepared: PreparedData, prior_only: bool) -> az.InferenceData:
     group_dim = prepared.group_column
     coords = {group_dim: list(prepared.groups), "obs": np.arange(prepared.stan_data["N"]), "effect": ["intercept", "slope"]}
     dims = {"alpha": [group_dim], "beta": [group_dim], "z": ["effect", group_dim], "y": ["obs"]}
+    integrated = "alpha" in fit.param_names and fit["alpha"].size == 0
+    if integrated:
+        # The integrated program samples no group effects: draw_group_effects adds them.
+        dims = {"y": ["obs"]}
     if prior_only:
         idata = az.from_pystan(prior=fit, prior_model=posterior, coords=coords, dims=dims)
     else:
         idata = az.from_pystan(
             posterior=fit, posterior_model=posterior, observed_data="y", log_likelihood=False, coords=coords, dims=dims
         )
+    if integrated:
+        group = "prior" if prior_only else "posterior"
+        idata[group] = idata[group].drop_vars(["alpha", "beta"], errors="ignore").drop_dims(["alpha_dim_0", "beta_dim_0"], errors="ignore")
     return idata.assign_coords(_where(prepared), groups=[g for g in idata.groups() if "obs" in idata[g].dims])
 
 

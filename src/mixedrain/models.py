@@ -7,7 +7,7 @@ outcome family, its population-level parameters and its priors. ``fit.py``,
 
 httpstan caches each compiled program under a key made from its text, so the
 program text never varies: priors and switches are passed as data, and the
-catalogue's seven models need three compiled programs.
+catalogue's eight models need three compiled programs.
 """
 
 from __future__ import annotations
@@ -147,23 +147,28 @@ MODELS: dict[str, Model] = {
     model.name: model
     for model in (
         Model(
+            "integrated", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
+            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 1}),
+            "uncorrelated intercept and slope, integrated out exactly and drawn after sampling (the default: fastest)",
+        ),
+        Model(
             "centered", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 0}),
-            "uncorrelated intercept and slope, centered, likelihood from per-group sums (the default)",
+            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 0}),
+            "uncorrelated intercept and slope, centered, likelihood from per-group sums",
         ),
         Model(
             "noncentered", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 1, "by_row": 0}),
+            MappingProxyType({"uniform_sds": 0, "noncentered": 1, "by_row": 0, "integrated": 0}),
             "uncorrelated intercept and slope, non-centered",
         ),
         Model(
             "by_row", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 1}),
+            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 1, "integrated": 0}),
             "the centered model with its likelihood written row by row",
         ),
         Model(
             "seed_part2", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, (_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
-            MappingProxyType({"uniform_sds": 1, "noncentered": 0, "by_row": 0}),
+            MappingProxyType({"uniform_sds": 1, "noncentered": 0, "by_row": 0, "integrated": 0}),
             "the centered model with the seed's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
         ),
         Model(
