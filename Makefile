@@ -29,13 +29,16 @@ $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
-# Compile every Stan program first (silent when all are cached), then execute the chapters; the
-# last line says how many programs this build compiled (0 when all were cached). Three compiles at
-# once beat two on 2 cores (benchmarks/RESULTS.md): two then one leaves a core idle. Each needs
-# about 2 GB of memory; `make book STAN_JOBS=1` on a small machine.
-STAN_JOBS ?= 3
+# Compile every Stan program first (silent when all are cached), then execute the chapters three at a
+# time into myst-nb's execution cache (chapters/_ext/execute_chapters.py), then let Jupyter Book render
+# them; the last line says how many programs this build compiled (0 when all were cached). Each compile
+# needs about 2 GB of memory; `make book STAN_JOBS=1` on a small machine. Two compiles at once or three:
+# which is faster on 2 cores has changed from run to run (benchmarks/RESULTS.md).
+STAN_JOBS ?= 2
+CHAPTER_JOBS ?= 3
 book: $(INSTALLED) $(PACKAGE_STAMP)
-	$(PY) -m mixedrain.build --jobs $(STAN_JOBS) --then $(PY) $(BIN)/jupyter-book build . -W -n --keep-going
+	$(PY) -m mixedrain.build --jobs $(STAN_JOBS) --then sh -c \
+	  '$(PY) chapters/_ext/execute_chapters.py --processes $(CHAPTER_JOBS) && $(PY) $(BIN)/jupyter-book build . -W -n --keep-going'
 
 test: $(INSTALLED)
 	$(PY) -m pytest

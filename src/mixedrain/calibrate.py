@@ -1,4 +1,4 @@
-"""Simulation-based calibration (SBC) of the book's main program.
+"""Simulation-based calibration (SBC) of the book's first program, the centered model.
 
 SBC (Talts et al. 2018) checks a Stan program and its sampler over the whole
 prior, not at one point of parameter space. Repeat:
@@ -51,7 +51,7 @@ from mixedrain.models import get_model, resolve_priors
 from mixedrain.prepare import prepare_data
 from mixedrain.simulate import SimulationParameters, observed, simulate_rainfall, simulate_rainfall_numpy
 
-#: The model under test: the book's main program.
+#: The model under test: the book's first program (the default "integrated" model shares it).
 MODEL = "centered"
 
 #: Posterior draws kept per fit after thinning; ranks run from 0 to this number.
