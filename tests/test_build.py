@@ -6,7 +6,6 @@ writing an extension module where httpstan would.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 
@@ -62,13 +61,12 @@ def test_compile_all_is_silent_when_everything_is_compiled(monkeypatch, capsys):
 def run_then(monkeypatch, empty_cache, *, compiled_by_build: int, command: str) -> int:
     """``python -m mixedrain.build --then COMMAND`` with ``compiled_by_build`` faked compiles first."""
 
-    @contextlib.contextmanager
-    def compiling(jobs: int = 2):
+    def compile_all(jobs: int = 2):
         for number in range(compiled_by_build):
             fake_compile(empty_cache, f"prog{number:04d}")
-        yield list(range(compiled_by_build))
+        return list(range(compiled_by_build))
 
-    monkeypatch.setattr(build, "compiling", compiling)
+    monkeypatch.setattr(build, "compile_all", compile_all)
     return build.main(["--then", sys.executable, "-c", command])
 
 
@@ -85,44 +83,3 @@ def test_then_on_a_warm_cache_counts_none_and_passes_on_the_command_status(monke
     fake_compile(empty_cache, "already1")
     assert run_then(monkeypatch, empty_cache, compiled_by_build=0, command="raise SystemExit(3)") == 3
     assert capsys.readouterr().out == "Stan programs compiled during this build: 0\n"
-
-
-def slow_fake_compile(program: str) -> float:
-    """A compile that takes half a second (module level: the process pool pickles it by name)."""
-    import time
-
-    import httpstan.cache
-    import httpstan.models
-
-    from mixedrain.models import load_program
-
-    time.sleep(0.5)
-    fake_compile(httpstan.cache.cache_directory(), httpstan.models.calculate_model_name(load_program(program)).split("/")[1])
-    return 0.5
-
-
-def test_a_program_stays_locked_until_its_own_compile_ends(monkeypatch, empty_cache):
-    # make book runs the chapters while the programs compile: a fit takes the program's lock first,
-    # so it must not get it before the compile has written the extension module.
-    import fcntl
-    import io
-
-    import httpstan.models
-
-    from mixedrain.models import load_program
-
-    model_id = httpstan.models.calculate_model_name(load_program("gamma")).split("/")[1]
-    monkeypatch.setattr(build, "compile_program", slow_fake_compile)  # forked workers inherit the patch
-    monkeypatch.setattr(build, "is_compiled", lambda program: (empty_cache / "models" / model_id).exists())
-    out = io.StringIO()
-    with build.compiling(programs=("gamma",), jobs=1, out=out) as missing:
-        assert missing == ["gamma"]
-        with build._program_lock_file(load_program("gamma")) as lock:
-            with pytest.raises(BlockingIOError):
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(lock, fcntl.LOCK_EX)  # waits for the compile
-            assert (empty_cache / "models" / model_id).exists()
-    assert "compiled gamma.stan" in out.getvalue()
-    # Already compiled: nothing to do, nothing printed, the lock free.
-    with build.compiling(programs=("gamma",), jobs=1, out=out) as missing:
-        assert missing == []

@@ -3,19 +3,18 @@
 A Stan program compiles to C++ and then to a Python extension: about 40 seconds
 and 2 GB of memory each, on one core. httpstan caches the result under
 ``~/.cache/httpstan``, keyed by the program's text and the Python executable,
-so this is paid once per machine. ``make book`` runs the book build under
-``python -m mixedrain.build --then ...``, so the programs compile side by side
-instead of one after another inside the chapters, and the chapters start at
-once: a fit waits only for its own program (each program is locked while it
-compiles). A program already compiled costs nothing and prints nothing.
+so this is paid once per machine. ``make book`` runs ``python -m mixedrain.build``
+before the chapters execute, so the programs compile side by side instead of one
+after another inside the chapters. A program already compiled costs nothing and
+prints nothing.
 
 Usage::
 
     python -m mixedrain.build            # every program in the catalogue
     python -m mixedrain.build --jobs 1   # one at a time, to save memory
     python -m mixedrain.build --then jupyter-book build .
-        # run the command while compiling, then say how many Stan programs
-        # were compiled in all (``make book`` does this)
+        # compile, run the command, then say how many Stan programs were
+        # compiled in all (``make book`` does this)
 """
 
 from __future__ import annotations
@@ -82,8 +81,8 @@ def compile_program(program: str) -> float:
 
 @contextlib.contextmanager
 def machine_lock():
-    """A machine-wide lock for Stan fits: fits never overlap, so no process touches another's
-    stored fit, and a fit's timing is its own."""
+    """A machine-wide lock for Stan work: fits never overlap, so no process touches another's
+    stored fit, and no compile (2 GB of memory each) starts beside another process's compiles."""
     from httpstan.cache import cache_directory
 
     cache_directory().mkdir(parents=True, exist_ok=True)
@@ -95,82 +94,26 @@ def machine_lock():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _program_lock_file(code: str):
-    import httpstan.cache
-    import httpstan.models
-
-    httpstan.cache.cache_directory().mkdir(parents=True, exist_ok=True)
-    model_id = httpstan.models.calculate_model_name(code).split("/")[1]
-    return open(httpstan.cache.cache_directory() / f"mixedrain-compile-{model_id}.lock", "w")
-
-
-@contextlib.contextmanager
-def program_lock(code: str):
-    """Hold the lock of one Stan program (its text): a fit of it waits while a build step compiles it,
-    and no two processes compile it at once."""
-    with _program_lock_file(code) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def compiling(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.stdout):
-    """Compile every program not yet in the cache, ``jobs`` at a time, while the body runs.
-
-    Yields the programs being compiled. Each stays locked (:func:`program_lock`)
-    until its own compile ends, so the body may start fitting at once: a fit of
-    a program waits for that program only. Leaving the block waits for every
-    compile. Each first compile announces itself in one line; when nothing
-    needs compiling, nothing is printed.
-    """
-    locks, missing = {}, []
-    try:
-        for program in programs:  # always in catalogue order, so two builders cannot deadlock
-            lock = _program_lock_file(load_program(program))
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if is_compiled(program):  # perhaps just compiled by another process
-                lock.close()
-            else:
-                locks[program] = lock
-                missing.append(program)
-        if not missing:
-            yield []
-            return
-        print(
-            f"Compiling {len(missing)} Stan program(s) ({', '.join(missing)}), {min(jobs, len(missing))} at a time: "
-            f"about {TYPICAL_SECONDS} s and 2 GB each, once per machine; httpstan caches them for later runs.",
-            file=out,
-            flush=True,
-        )
-
-        def finished(program):
-            def release(future):
-                fcntl.flock(locks[program], fcntl.LOCK_UN)  # explicit: forked workers share the descriptor
-                if future.exception() is None:
-                    print(f"  compiled {program}.stan in {future.result():.0f} s", file=out, flush=True)
-
-            return release
-
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(compile_program, program) for program in missing]
-            for program, future in zip(missing, futures):
-                future.add_done_callback(finished(program))
-            yield missing
-            for future in futures:
-                future.result()  # raise a failed compile here
-        print(f"Compiled {len(missing)} program(s).", file=out, flush=True)
-    finally:
-        for lock in locks.values():
-            lock.close()
-
-
 def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.stdout) -> list[str]:
-    """Compile every program not yet in the cache, ``jobs`` at a time; return the ones compiled."""
-    with compiling(programs, jobs, out) as missing:
-        pass
+    """Compile every program not yet in the cache, ``jobs`` at a time; return the ones compiled.
+
+    Each first compile announces itself in one line; when nothing needs
+    compiling, nothing is printed.
+    """
+    missing = [program for program in programs if not is_compiled(program)]
+    if not missing:
+        return []
+    print(
+        f"Compiling {len(missing)} Stan program(s) ({', '.join(missing)}), {min(jobs, len(missing))} at a time: "
+        f"about {TYPICAL_SECONDS} s and 2 GB each, once per machine; httpstan caches them for later runs.",
+        file=out,
+        flush=True,
+    )
+    # The machine-wide lock that fits take, so no fit runs beside two compiles.
+    with machine_lock(), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for program, seconds in zip(missing, pool.map(compile_program, missing)):
+            print(f"  compiled {program}.stan in {seconds:.0f} s", file=out, flush=True)
+    print(f"Compiled {len(missing)} program(s).", file=out, flush=True)
     return missing
 
 
@@ -215,18 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         "--then",
         nargs=argparse.REMAINDER,
         metavar="COMMAND",
-        help="run COMMAND (e.g. the book build) while compiling, then print how many Stan programs were "
+        help="after compiling, run COMMAND (e.g. the book build), then print how many Stan programs were "
         "compiled by either (by any process sharing httpstan's cache meanwhile); exit with COMMAND's status",
     )
     args = parser.parse_args(argv)
     before = compiled_modules()
     with contextlib.suppress(KeyboardInterrupt):
-        # The command starts while the programs compile: on 2 cores a lone last compile leaves one idle,
-        # and a chapter has imports and data to prepare before its first fit waits for its program.
-        with compiling(jobs=args.jobs):
-            status = subprocess.run(args.then).returncode if args.then else 0
+        compile_all(jobs=args.jobs)
         if not args.then:
             return 0
+        status = subprocess.run(args.then).returncode
         print(f"Stan programs compiled during this build: {count_compiled(before, compiled_modules())}", flush=True)
         return status
     return 1

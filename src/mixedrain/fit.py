@@ -12,7 +12,7 @@ import warnings
 import arviz as az
 import numpy as np
 
-from mixedrain.build import TYPICAL_SECONDS, is_compiled_text, machine_lock, program_lock
+from mixedrain.build import TYPICAL_SECONDS, is_compiled_text, machine_lock
 from mixedrain.models import Model, get_model, load_program, stan_data
 from mixedrain.prepare import PreparedData
 
@@ -179,24 +179,22 @@ def sample_program(
     """
     import stan  # imported here so the rest of the package works without a compiler
 
+    _announce_first_compile(program, label)
     # No progress messages: httpstan parses them from socket reads, and a read that splits one in two
     # makes it fail the whole fit ("pop from empty list"), more often the faster a program samples.
     sampler_options.setdefault("refresh", 0)
     _allow_nested_event_loop()
     messages = io.StringIO()
-    # The program's lock first: a build step may be compiling it (make book starts the chapters meanwhile).
-    with program_lock(program):
-        _announce_first_compile(program, label)
-        with _maybe_silenced(messages, quiet), machine_lock(), _no_stored_fits(program):
-            try:
-                start = time.perf_counter()
-                posterior = stan.build(program, data=data, random_seed=int(seed))
-                built = time.perf_counter()
-                fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
-                sampled = time.perf_counter()
-            except Exception as error:
-                error.add_note(f"PyStan said:\n{messages.getvalue()}")
-                raise
+    with _maybe_silenced(messages, quiet), machine_lock(), _no_stored_fits(program):
+        try:
+            start = time.perf_counter()
+            posterior = stan.build(program, data=data, random_seed=int(seed))
+            built = time.perf_counter()
+            fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
+            sampled = time.perf_counter()
+        except Exception as error:
+            error.add_note(f"PyStan said:\n{messages.getvalue()}")
+            raise
     return fit, posterior, {"build_seconds": built - start, "sampling_seconds": sampled - built}
 
 
