@@ -225,7 +225,7 @@ def add_pointwise(idata: az.InferenceData, prepared: PreparedData, model: str | 
     """
     spec = get_model(model)
     family = spec.outcome_family
-    group = "prior" if "prior" in idata.groups() and "posterior" not in idata.groups() else "posterior"
+    group = _sampled_group(idata)
     draws = idata[group]
     codes = np.asarray(prepared.stan_data["group"]) - 1
     x = np.asarray(prepared.stan_data["x"], dtype=float)
@@ -252,6 +252,11 @@ def add_pointwise(idata: az.InferenceData, prepared: PreparedData, model: str | 
                 del out[name]
         out.extend(part)
     return out.assign_coords(_where(prepared), groups=[g for g in out.groups() if "obs" in out[g].dims])
+
+
+def _sampled_group(idata: az.InferenceData) -> str:
+    """``"prior"`` for a prior-only fit, else ``"posterior"``."""
+    return "prior" if "prior" in idata.groups() and "posterior" not in idata.groups() else "posterior"
 
 
 def _where(prepared: PreparedData) -> dict:
@@ -297,7 +302,7 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
     >>> idata.posterior["alpha"].sizes["state"]  # doctest: +SKIP
     51
     """
-    group = "prior" if "prior" in idata.groups() and "posterior" not in idata.groups() else "posterior"
+    group = _sampled_group(idata)
     draws = idata[group]
     mu_alpha, mu_beta, sigma_alpha, sigma_beta, sigma_y = (
         draws[name].to_numpy()[..., None] for name in ("mu_alpha", "mu_beta", "sigma_alpha", "sigma_beta", "sigma_y")
@@ -340,19 +345,12 @@ def _to_inference_data(fit, posterior, prepared: PreparedData, prior_only: bool)
     group_dim = prepared.group_column
     coords = {group_dim: list(prepared.groups), "obs": np.arange(prepared.stan_data["N"]), "effect": ["intercept", "slope"]}
     dims = {"alpha": [group_dim], "beta": [group_dim], "z": ["effect", group_dim], "y": ["obs"]}
-    integrated = "alpha" in fit.param_names and fit["alpha"].size == 0
-    if integrated:
-        # The integrated program samples no group effects: draw_group_effects adds them.
-        dims = {"y": ["obs"]}
     if prior_only:
         idata = az.from_pystan(prior=fit, prior_model=posterior, coords=coords, dims=dims)
     else:
         idata = az.from_pystan(
             posterior=fit, posterior_model=posterior, observed_data="y", log_likelihood=False, coords=coords, dims=dims
         )
-    if integrated:
-        group = "prior" if prior_only else "posterior"
-        idata[group] = idata[group].drop_vars(["alpha", "beta"], errors="ignore").drop_dims(["alpha_dim_0", "beta_dim_0"], errors="ignore")
     return idata.assign_coords(_where(prepared), groups=[g for g in idata.groups() if "obs" in idata[g].dims])
 
 
