@@ -83,3 +83,23 @@ def test_then_on_a_warm_cache_counts_none_and_passes_on_the_command_status(monke
     fake_compile(empty_cache, "already1")
     assert run_then(monkeypatch, empty_cache, compiled_by_build=0, command="raise SystemExit(3)") == 3
     assert capsys.readouterr().out == "Stan programs compiled during this build: 0\n"
+
+
+def test_compile_turns_debug_information_off(monkeypatch, empty_cache):
+    # Python's CFLAGS carry -g; the last -g flag on the command line wins, and COMPILE_ARGS come last.
+    import httpstan.compile
+    import httpstan.models
+
+    seen = {}
+
+    async def build_module(code, extra_compile_args=None):
+        seen["args"] = extra_compile_args
+        return ""
+
+    monkeypatch.setattr(httpstan.models, "build_services_extension_module", build_module)
+    monkeypatch.setattr(httpstan.compile, "compile", lambda code, name: ("// C++", ""))
+    monkeypatch.setattr(build, "load_program", lambda program: "parameters { real x; } model { x ~ std_normal(); }")
+    build.compile_program("anything")
+    debug_flags = [flag for flag in seen["args"] if flag.startswith("-g")]
+    assert debug_flags[-1] == "-g0"
+    assert "-O3" in seen["args"]  # httpstan's optimisation level, kept

@@ -1,7 +1,7 @@
 """Compile the catalogue's Stan programs ahead of time, two at a time.
 
-A Stan program compiles to C++ and then to a Python extension: about 40 seconds
-and 2 GB of memory each, on one core. httpstan caches the result under
+A Stan program compiles to C++ and then to a Python extension: about 30 seconds
+and 1.7 GB of memory each, on one core. httpstan caches the result under
 ``~/.cache/httpstan``, keyed by the program's text and the Python executable,
 so this is paid once per machine. ``make book`` runs ``python -m mixedrain.build``
 before the chapters execute, so the programs compile side by side instead of one
@@ -32,7 +32,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from mixedrain.models import PROGRAMS, load_program
 
 #: About how long one compile takes on a 2-core machine, for the message a first compile prints.
-TYPICAL_SECONDS = 40
+TYPICAL_SECONDS = 30
 
 
 def is_compiled(program: str) -> bool:
@@ -60,21 +60,34 @@ def is_compiled_text(code: str) -> bool:
     return (directory / "stderr.log").exists()
 
 
+#: httpstan's own C++ flags, then ``-g0``. The extension is built with Python's CFLAGS, which carry
+#: ``-g``: debug information for Stan's templates took a third of each compile (46 s against 30 s,
+#: benchmarks/RESULTS.md) and 55 MB of a 57 MB module that no reader of this book will debug.
+COMPILE_ARGS = ["-O3", "-std=c++14", "-Wno-sign-compare", "-g0"]
+
+
 def compile_program(program: str) -> float:
-    """Compile one program into httpstan's cache, as ``stan.build`` would; return the seconds taken."""
+    """Compile one catalogue program into httpstan's cache, as ``stan.build`` would; return the seconds taken."""
+    return compile_code(load_program(program))
+
+
+def compile_code(code: str) -> float:
+    """Compile the Stan program ``code`` into httpstan's cache; return the seconds taken.
+
+    The same steps, in the same order, as httpstan's own create-model handler,
+    so that ``stan.build`` later finds everything it looks for in the cache;
+    only the compiler flags differ (:data:`COMPILE_ARGS`).
+    """
     import httpstan.cache
     import httpstan.compile
     import httpstan.models
 
     start = time.perf_counter()
-    code = load_program(program)
     name = httpstan.models.calculate_model_name(code)
-    # The same steps, in the same order, as httpstan's own create-model handler, so that stan.build
-    # later finds everything it looks for in the cache.
     httpstan.cache.delete_model_directory(name)
     _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
     httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
-    compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code))
+    compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=COMPILE_ARGS))
     httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
     return time.perf_counter() - start
 

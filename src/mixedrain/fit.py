@@ -12,7 +12,7 @@ import warnings
 import arviz as az
 import numpy as np
 
-from mixedrain.build import TYPICAL_SECONDS, is_compiled_text, machine_lock
+from mixedrain.build import TYPICAL_SECONDS, compile_code, is_compiled_text, machine_lock
 from mixedrain.models import Model, get_model, load_program, stan_data
 from mixedrain.prepare import PreparedData
 
@@ -44,7 +44,7 @@ def fit_model(
 ) -> az.InferenceData:
     """Fit a model from the catalogue (:data:`mixedrain.models.MODELS`) with PyStan 3.
 
-    The first call for a program compiles it (about 40 seconds and 2 GB of
+    The first call for a program compiles it (about 30 seconds and 2 GB of
     memory, announced in one line); httpstan caches the compiled program, so
     later calls with any data reuse it. Every call samples afresh: fits are not
     replayed from httpstan's disk cache.
@@ -188,6 +188,8 @@ def sample_program(
     with _maybe_silenced(messages, quiet), machine_lock(), _no_stored_fits(program):
         try:
             start = time.perf_counter()
+            if not is_compiled_text(program):
+                compile_code(program)  # with the book's compiler flags; stan.build then finds it in the cache
             posterior = stan.build(program, data=data, random_seed=int(seed))
             built = time.perf_counter()
             fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
