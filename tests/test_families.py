@@ -68,17 +68,21 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
 
 
 @pytest.mark.stan
-def test_integrated_likelihood_is_the_exact_gaussian_marginal(prepared):
+@pytest.mark.parametrize("model, rho", [("integrated", 0.0), ("correlated_integrated", 0.6)])
+def test_integrated_likelihood_is_the_exact_gaussian_marginal(model, rho, prepared):
     # With each group's intercept and slope integrated out, a group's rows are jointly normal with
-    # mean mu_alpha + mu_beta x and covariance sigma_y^2 I + X diag(sigma_alpha^2, sigma_beta^2) X'.
+    # mean mu_alpha + mu_beta x and covariance sigma_y^2 I + X Sigma X', Sigma the effects' covariance.
     # Stan's closed form from the group sums must be that density, computed here row by row with SciPy.
     import stan
     from scipy import stats
 
     point = {"mu_alpha": 40.0, "mu_beta": 3.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 4.0}
+    if get_model(model).correlated:
+        point["L"] = [[1.0, 0.0], [rho, np.sqrt(1 - rho**2)]]
+    effects_covariance = np.array([[25.0, rho * 10.0], [rho * 10.0, 4.0]])
     with machine_lock():
-        on = stan.build(load_program("integrated"), data=stan_data("integrated", prepared), random_seed=1)
-        off = stan.build(load_program("integrated"), data=stan_data("integrated", prepared, prior_only=True), random_seed=1)
+        on = stan.build(load_program(model), data=stan_data(model, prepared), random_seed=1)
+        off = stan.build(load_program(model), data=stan_data(model, prepared, prior_only=True), random_seed=1)
     unconstrained = on.unconstrain_pars(point)
     stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
     codes = np.asarray(prepared.stan_data["group"]) - 1
@@ -88,7 +92,7 @@ def test_integrated_likelihood_is_the_exact_gaussian_marginal(prepared):
     for j in np.unique(codes):
         rows = codes == j
         design = np.column_stack([np.ones(rows.sum()), x[rows]])
-        covariance = point["sigma_y"] ** 2 * np.eye(rows.sum()) + design @ np.diag([25.0, 4.0]) @ design.T
+        covariance = point["sigma_y"] ** 2 * np.eye(rows.sum()) + design @ effects_covariance @ design.T
         marginal += stats.multivariate_normal(design @ [40.0, 3.0], covariance).logpdf(y[rows])
     dropped = -0.5 * y.size * np.log(2 * np.pi)
     assert stan_likelihood == pytest.approx(marginal - dropped, rel=1e-9)

@@ -142,20 +142,43 @@ def test_each_likelihood_agrees_with_row_by_row_within_monte_carlo_error(fit_nam
     assert abs(float(az.loo(fit).elpd_loo - az.loo(by_row_fit).elpd_loo)) < 1.0
 
 
-def test_integrated_draws_follow_the_exact_conditional(prepared):
+def test_correlated_integrated_agrees_with_correlated_centered_within_monte_carlo_error(prepared):
+    # The same posterior, sampled with the effects or integrated out and drawn afterwards; rho included.
+    names = [*get_model("correlated").hyperparameters, "alpha", "beta"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        integrated = fit_model(prepared, "correlated_integrated", seed=11)
+        centered = fit_model(prepared, "correlated", seed=12)
+    mcse_integrated = az.mcse(integrated, var_names=names)
+    mcse_centered = az.mcse(centered, var_names=names)
+    for name in names:
+        difference = np.abs(integrated.posterior[name].mean(("chain", "draw")) - centered.posterior[name].mean(("chain", "draw")))
+        # 108 means at 4 Monte Carlo standard errors: one outside by chance has probability about 0.7%.
+        assert bool((difference < 4 * np.hypot(mcse_integrated[name], mcse_centered[name])).all()), name
+    for name in ("alpha", "beta", "rho"):
+        ratio = integrated.posterior[name].std(("chain", "draw")) / centered.posterior[name].std(("chain", "draw"))
+        assert float(abs(ratio - 1).max()) < 0.1, name
+    assert abs(float(az.loo(integrated).elpd_loo - az.loo(centered).elpd_loo)) < 1.0
+
+
+@pytest.mark.parametrize("rho", [None, 0.6])  # None: the uncorrelated model, whose posterior has no rho
+def test_integrated_draws_follow_the_exact_conditional(rho, prepared):
     # At fixed hyperparameters a group's (alpha, beta) given its rows is normal; its mean and covariance
     # are computed here the textbook way, with the group's full design matrix, and the NumPy draws must
     # match them within Monte Carlo error.
     from mixedrain.fit import draw_group_effects
 
     point = {"mu_alpha": 40.0, "mu_beta": 3.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 4.0}
+    if rho is not None:
+        point["rho"] = rho
     draws = 20_000
     fake = az.from_dict(posterior={name: np.full((1, draws), value) for name, value in point.items()})
     effects = draw_group_effects(fake, prepared, seed=3).posterior
     codes = np.asarray(prepared.stan_data["group"]) - 1
     x = np.asarray(prepared.stan_data["x"], dtype=float)
     y = np.asarray(prepared.stan_data["y"], dtype=float)
-    prior_precision = np.diag([1 / 25.0, 1 / 4.0])
+    covariance_between = 10.0 * (rho or 0.0)  # rho * sigma_alpha * sigma_beta
+    prior_precision = np.linalg.inv([[25.0, covariance_between], [covariance_between, 4.0]])
     for j in (0, 1, 50):
         rows = codes == j
         design = np.column_stack([np.ones(rows.sum()), x[rows]])

@@ -45,9 +45,10 @@ def test_each_model_declares_exactly_the_data_the_catalogue_sends(name, prepared
         assert declared_somewhere, parameter
 
 
-def test_three_programs_serve_eight_models():
-    assert len(MODELS) == 8 and PROGRAMS == ("uncorrelated", "correlated", "gamma")
+def test_three_programs_serve_nine_models():
+    assert len(MODELS) == 9 and PROGRAMS == ("uncorrelated", "correlated", "gamma")
     assert get_model("integrated").switches["integrated"] == 1 and get_model("centered").switches["integrated"] == 0
+    assert get_model("correlated_integrated").switches["integrated"] == 1 and get_model("correlated").switches["integrated"] == 0
     assert {get_model(n).switches["noncentered"] for n in ("centered", "noncentered")} == {0, 1}
     assert {get_model(n).switches["noncentered"] for n in ("correlated", "correlated_noncentered")} == {0, 1}
     assert get_model("by_row").switches["by_row"] == 1 and get_model("centered").switches["by_row"] == 0

@@ -271,19 +271,24 @@ def _where(prepared: PreparedData) -> dict:
 def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed: int = 0) -> az.InferenceData:
     """Draw each group's ``alpha`` and ``beta`` for a fit that integrated them out.
 
-    Given the hyperparameters and a group's rows, its standardised effects
-    ``w = ((alpha - mu_alpha) / sigma_alpha, (beta - mu_beta) / sigma_beta)``
-    are exactly bivariate normal, with precision ``M`` and mean ``M^-1 v``
-    (``uncorrelated.stan`` defines both from the group's sums). One draw of
-    ``w`` per posterior draw and group makes the joint posterior draws the
-    other programs sample directly. A prior fit has no rows to condition on:
-    the effects are drawn from their prior.
+    A group's effects are ``mu + S w`` with ``w ~ N(0, I)`` a priori and
+    ``S = [[a, 0], [b, c]]`` the Cholesky factor of their covariance:
+    ``a = sigma_alpha``, ``b = sigma_beta * rho``, ``c = sigma_beta *
+    sqrt(1 - rho^2)`` (``rho = 0`` for the uncorrelated model). Given the
+    hyperparameters and the group's rows, ``w`` is exactly bivariate normal,
+    with precision ``M`` and mean ``M^-1 v``, which ``uncorrelated.stan`` and
+    ``correlated.stan`` define from the group's sums. One draw of ``w`` per
+    posterior draw and group makes the joint posterior draws the other
+    programs sample directly. A prior fit has no rows to condition on: the
+    effects are drawn from their prior.
 
     Parameters
     ----------
     idata : arviz.InferenceData
-        A fit of the ``"integrated"`` model: ``mu_alpha``, ``mu_beta``,
-        ``sigma_alpha``, ``sigma_beta``, ``sigma_y`` in ``posterior`` (or ``prior``).
+        A fit of an integrated model (``"integrated"`` or
+        ``"correlated_integrated"``): ``mu_alpha``, ``mu_beta``,
+        ``sigma_alpha``, ``sigma_beta``, ``sigma_y`` and, if correlated,
+        ``rho`` in ``posterior`` (or ``prior``).
     prepared : PreparedData
         The data it was fitted to.
     seed : int
@@ -309,6 +314,7 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
     mu_alpha, mu_beta, sigma_alpha, sigma_beta, sigma_y = (
         draws[name].to_numpy()[..., None] for name in ("mu_alpha", "mu_beta", "sigma_alpha", "sigma_beta", "sigma_y")
     )
+    rho = draws["rho"].to_numpy()[..., None] if "rho" in draws else 0.0
     codes = np.asarray(prepared.stan_data["group"]) - 1
     x = np.asarray(prepared.stan_data["x"], dtype=float)
     y = np.asarray(prepared.stan_data["y"], dtype=float)
@@ -317,16 +323,17 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
         codes = codes[:0]
     J = prepared.stan_data["J"]
     n, sum_x, sum_xx, sum_y, sum_xy = (np.bincount(codes, weights=w, minlength=J) for w in (None, x, x * x, y, x * y))
-    # The same M and v as in uncorrelated.stan's integrated likelihood.
+    # The same S, M and v as in the programs' integrated likelihood.
+    a, b, c = sigma_alpha, sigma_beta * rho, sigma_beta * np.sqrt(1 - rho**2)
     variance = sigma_y**2
     residual = sum_y - n * mu_alpha - sum_x * mu_beta
     x_residual = sum_xy - sum_x * mu_alpha - sum_xx * mu_beta
-    m11 = 1 + n * sigma_alpha**2 / variance
-    m12 = sum_x * sigma_alpha * sigma_beta / variance
-    m22 = 1 + sum_xx * sigma_beta**2 / variance
+    m11 = 1 + (a**2 * n + 2 * a * b * sum_x + b**2 * sum_xx) / variance
+    m12 = c * (a * sum_x + b * sum_xx) / variance
+    m22 = 1 + c**2 * sum_xx / variance
     det = m11 * m22 - m12**2
-    v1 = residual * sigma_alpha / variance
-    v2 = x_residual * sigma_beta / variance
+    v1 = (a * residual + b * x_residual) / variance
+    v2 = c * x_residual / variance
     # w ~ N(M^-1 v, M^-1), drawn through the Cholesky factor of M^-1 = [[m22, -m12], [-m12, m11]] / det.
     l11 = np.sqrt(m22 / det)
     l21 = -m12 / det / l11
@@ -338,7 +345,7 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
     dims = ("chain", "draw", prepared.group_column)
     out = idata.copy()
     out[group] = out[group].assign(
-        alpha=(dims, mu_alpha + sigma_alpha * w1), beta=(dims, mu_beta + sigma_beta * w2)
+        alpha=(dims, mu_alpha + a * w1), beta=(dims, mu_beta + b * w1 + c * w2)
     ).assign_coords({prepared.group_column: list(prepared.groups)})
     return out
 

@@ -7,7 +7,7 @@ outcome family, its population-level parameters and its priors. ``fit.py``,
 
 httpstan caches each compiled program under a key made from its text, so the
 program text never varies: priors and switches are passed as data, and the
-catalogue's eight models need three compiled programs.
+catalogue's nine models need three compiled programs.
 """
 
 from __future__ import annotations
@@ -173,13 +173,18 @@ MODELS: dict[str, Model] = {
         ),
         Model(
             "correlated", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
-            MappingProxyType({"noncentered": 0}),
+            MappingProxyType({"noncentered": 0, "integrated": 0}),
             "correlated intercept and slope (LKJ prior), centered (better when each group has informative data)",
         ),
         Model(
             "correlated_noncentered", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
-            MappingProxyType({"noncentered": 1}),
+            MappingProxyType({"noncentered": 1, "integrated": 0}),
             "correlated intercept and slope (LKJ prior), non-centered as in the Stan User's Guide",
+        ),
+        Model(
+            "correlated_integrated", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
+            MappingProxyType({"noncentered": 0, "integrated": 1}),
+            "correlated intercept and slope (LKJ prior), integrated out exactly and drawn after sampling (fastest)",
         ),
         Model(
             "gamma", "gamma", 'y ~ x + (x || g), family = Gamma(link = "log")', "gamma", False,
