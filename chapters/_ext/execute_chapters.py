@@ -42,6 +42,13 @@ def chapters() -> list[Path]:
     return [path for path in paths if path.exists() and "kernelspec:" in path.read_text(encoding="utf-8")[:1000]]
 
 
+def execute(data: ProcessData) -> tuple[int, str, float, float]:
+    """Execute one chapter into the cache: its exit code and path, and when it began and ended."""
+    began = time.perf_counter()
+    code, uri = ExecutionWorkerLocalMProc()(data)
+    return code, uri, began, time.perf_counter()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=3, help="chapters executed at once")
@@ -57,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     work = [ProcessData(record.pk, record.uri, cache, args.timeout, False) for record in stale]
     with Pool(max(1, args.processes)) as pool:
-        results = list(pool.imap_unordered(ExecutionWorkerLocalMProc(), work, chunksize=1))
+        results = []
+        for code, uri, began, ended in pool.imap_unordered(execute, work, chunksize=1):
+            results.append((code, uri))
+            print(f"  {Path(uri).name}: {ended - began:.0f} s, done at {ended - start:.0f} s", flush=True)
     failed = [Path(uri).name for code, uri in results if code != 0]
     print(
         f"Executed {len(stale) - len(failed)} chapter(s) in {time.perf_counter() - start:.0f} s"
