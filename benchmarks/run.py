@@ -32,8 +32,10 @@ What it measures
 3. statsmodels MixedLM (REML, ``compare.fit_mixedlm``) seconds on each data set.
 4. Compiling, into empty caches (``XDG_CACHE_HOME`` pointed at a new
    folder): each catalogue program alone in a fresh process
-   (``mixedrain.build.compile_program``; seconds and the compiler's peak
-   memory), then ``python -m mixedrain.build`` compiling them all, with
+   (``mixedrain.build.compile_code``; seconds and the compiler's peak
+   memory), the first of them once more with httpstan's own compiler flags
+   (which keep Python's ``-g``, where the book adds ``-g0``), then
+   ``python -m mixedrain.build`` compiling them all, with
    ``--jobs 2`` and ``--jobs 3`` (wall seconds, and how many compiled
    programs the cache holds after).
 
@@ -253,12 +255,13 @@ def mixedlm_seconds(data_sets) -> dict:
 # --- 4. compiling ---------------------------------------------------------------------------------
 
 
-def compile_child(program: str) -> None:
+def compile_child(program: str, httpstan_flags: bool = False) -> None:
     """Run inside the subprocess: compile one program and print seconds and peak memory as JSON."""
-    from mixedrain.build import compile_program
+    from mixedrain.build import compile_code
+    from mixedrain.models import load_program
 
     with contextlib.redirect_stdout(sys.stderr):
-        seconds = compile_program(program)
+        seconds = compile_code(load_program(program), None) if httpstan_flags else compile_code(load_program(program))
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"seconds": seconds, "largest_process_mib": largest}))
 
@@ -272,15 +275,17 @@ def compile_times() -> dict:
 
     env = dict(os.environ)
     results = {"alone": {}}
-    for program in PROGRAMS:
+    runs = [(f"{program}.stan alone", [program]) for program in PROGRAMS]
+    runs.append((f"{PROGRAMS[0]}.stan alone, httpstan's own flags (-g)", [PROGRAMS[0], "--httpstan-flags"]))
+    for label, arguments in runs:
         with tempfile.TemporaryDirectory(prefix="bench-httpstan-") as empty:
-            progress(f"cold compile of {program}.stan alone (empty cache in {empty})")
+            progress(f"cold compile: {label} (empty cache in {empty})")
             out = subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), "--compile-child", program],
+                [sys.executable, str(Path(__file__).resolve()), "--compile-child", *arguments],
                 env={**env, "XDG_CACHE_HOME": empty}, capture_output=True, text=True, check=True,
             )
-            results["alone"][program] = json.loads(out.stdout.strip().splitlines()[-1])
-            results["alone"][program]["modules"] = len(compiled_modules(Path(empty)))
+            results["alone"][label] = json.loads(out.stdout.strip().splitlines()[-1])
+            results["alone"][label]["modules"] = len(compiled_modules(Path(empty)))
     results["all"] = {}
     for jobs in COMPILE_JOBS:
         with tempfile.TemporaryDirectory(prefix="bench-httpstan-") as empty:
@@ -414,8 +419,8 @@ def report(facts, results, mixedlm, compiles, data_sets, programs, markdown: boo
     if compiles:
         out.append(heading("5. Compiling into an empty cache", markdown))
         rows = [
-            [f"{program}.stan alone", f"{c['seconds']:.1f}", f"{c['largest_process_mib']:,.0f}", c["modules"]]
-            for program, c in compiles["alone"].items()
+            [label, f"{c['seconds']:.1f}", f"{c['largest_process_mib']:,.0f}", c["modules"]]
+            for label, c in compiles["alone"].items()
         ]
         for jobs, everything in compiles["all"].items():
             rows.append([f"python -m mixedrain.build --jobs {jobs} (all)", f"{everything['seconds']:.1f}", "", everything["modules"]])
@@ -470,11 +475,12 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="skip a row-by-row fit projected to take longer")
     parser.add_argument("--no-compile", action="store_true", help="skip the compile measurements")
     parser.add_argument("--compile-child", metavar="PROGRAM", help=argparse.SUPPRESS)  # internal: one timed compile
+    parser.add_argument("--httpstan-flags", action="store_true", help=argparse.SUPPRESS)  # internal: ... with -g
     args = parser.parse_args()
     # ArviZ announces its coming 1.0 refactor on import; it says nothing about these numbers.
     warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing", category=FutureWarning)
     if args.compile_child:
-        compile_child(args.compile_child)
+        compile_child(args.compile_child, args.httpstan_flags)
         return
 
     data_sets = DATA_SETS[:2] if args.quick else DATA_SETS

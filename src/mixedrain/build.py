@@ -71,12 +71,13 @@ def compile_program(program: str) -> float:
     return compile_code(load_program(program))
 
 
-def compile_code(code: str) -> float:
+def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> float:
     """Compile the Stan program ``code`` into httpstan's cache; return the seconds taken.
 
     The same steps, in the same order, as httpstan's own create-model handler,
     so that ``stan.build`` later finds everything it looks for in the cache;
-    only the compiler flags differ (:data:`COMPILE_ARGS`).
+    only the compiler flags differ (:data:`COMPILE_ARGS`; ``None`` for
+    httpstan's own, as the benchmark compares).
     """
     import httpstan.cache
     import httpstan.compile
@@ -87,7 +88,7 @@ def compile_code(code: str) -> float:
     httpstan.cache.delete_model_directory(name)
     _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
     httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
-    compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=COMPILE_ARGS))
+    compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args))
     httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
     return time.perf_counter() - start
 
