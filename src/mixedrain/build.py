@@ -61,8 +61,8 @@ def is_compiled_text(code: str) -> bool:
 
 
 #: httpstan's own C++ flags, then ``-g0``. The extension is built with Python's CFLAGS, which carry
-#: ``-g``: debug information for Stan's templates took a third of each compile (46 s against 30 s,
-#: benchmarks/RESULTS.md) and 55 MB of a 57 MB module that no reader of this book will debug.
+#: ``-g``: debug information for Stan's templates took a quarter to a third of each compile (46.8 s
+#: against 35.4 s, benchmarks/RESULTS.md) and half of a 57 MB module that no reader will debug.
 COMPILE_ARGS = ["-O3", "-std=c++14", "-Wno-sign-compare", "-g0"]
 
 

@@ -56,7 +56,7 @@ def fit_model(
     model : str
         A catalogue name (:data:`mixedrain.models.MODEL_NAMES`):
         ``"integrated"`` (the default), ``"centered"``, ``"noncentered"``,
-        ``"correlated"``, ``"gamma"``, ...
+        ``"correlated_integrated"``, ``"correlated"``, ``"gamma"``, ...
     chains, draws, warmup : int
         Number of chains, and of kept and warmup iterations per chain.
     seed : int
