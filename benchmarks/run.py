@@ -40,7 +40,7 @@ What it measures
    programs the cache holds after).
 
 Every fit really samples (``fit_model`` clears httpstan's stored fits) and
-takes the machine-wide fit lock. Results go to stdout as a report and, one row
+takes the fit lock of its program (``mixedrain.build.machine_lock``). Results go to stdout as a report and, one row
 per data set, program and hyperparameter, to a CSV (``--csv``; the book's
 appendix *How fits scale* reads ``benchmarks/scaling.csv``).
 

@@ -103,3 +103,37 @@ def test_compile_turns_debug_information_off(monkeypatch, empty_cache):
     debug_flags = [flag for flag in seen["args"] if flag.startswith("-g")]
     assert debug_flags[-1] == "-g0"
     assert "-O3" in seen["args"]  # httpstan's optimisation level, kept
+
+
+def acquires(lock_factory, seconds: float = 1.0):
+    """Try ``with lock_factory():`` in another thread: whether it got in within ``seconds``, and the thread,
+    which holds the lock until ``thread.leave`` is set."""
+    import threading
+
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold():
+        with lock_factory():
+            entered.set()
+            leave.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.leave = leave
+    thread.start()
+    return entered.wait(seconds), thread
+
+
+def test_fits_of_different_programs_may_overlap_but_not_of_one_program(empty_cache):
+    # flock treats two open() calls as two holders even in one process, as two processes would be.
+    with build.machine_lock("parameters { real a; }"):
+        other_program, other = acquires(lambda: build.machine_lock("parameters { real b; }"))
+        same_program, same = acquires(lambda: build.machine_lock("parameters { real a; }"))
+        everything, exclusive = acquires(build.machine_lock)
+        for thread in (other, same, exclusive):
+            thread.leave.set()  # each leaves as soon as it gets in
+    for thread in (other, same, exclusive):
+        thread.join(10)
+        assert not thread.is_alive()
+    assert other_program
+    assert not same_program
+    assert not everything

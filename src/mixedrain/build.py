@@ -94,18 +94,30 @@ def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> fl
 
 
 @contextlib.contextmanager
-def machine_lock():
-    """A machine-wide lock for Stan work: fits never overlap, so no process touches another's
-    stored fit, and no compile (2 GB of memory each) starts beside another process's compiles."""
+def machine_lock(program: str | None = None):
+    """A machine-wide lock for Stan work.
+
+    Without ``program`` it is exclusive: nothing else of ours runs Stan meanwhile
+    (``compile_all`` takes it, so no fit starts beside two compiles of 2 GB each).
+    With a program's text it is shared between programs and exclusive within
+    one: two fits of one program never overlap, so neither removes the other's
+    stored fit (``fit.py``) nor compiles it twice, while fits of different
+    programs may run side by side.
+    """
     from httpstan.cache import cache_directory
+    from httpstan.models import calculate_model_name
 
     cache_directory().mkdir(parents=True, exist_ok=True)
-    with open(cache_directory() / "mixedrain.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with contextlib.ExitStack() as stack:
+        machine = stack.enter_context(open(cache_directory() / "mixedrain.lock", "w"))
+        fcntl.flock(machine, fcntl.LOCK_SH if program else fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, machine, fcntl.LOCK_UN)
+        if program:
+            model = calculate_model_name(program).split("/")[-1]
+            own = stack.enter_context(open(cache_directory() / f"mixedrain-{model}.lock", "w"))
+            fcntl.flock(own, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, own, fcntl.LOCK_UN)
+        yield
 
 
 def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.stdout) -> list[str]:
@@ -123,7 +135,7 @@ def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.std
         file=out,
         flush=True,
     )
-    # The machine-wide lock that fits take, so no fit runs beside two compiles.
+    # The machine-wide lock, exclusive: no fit runs beside two compiles.
     with machine_lock(), ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         for program, seconds in zip(missing, pool.map(compile_program, missing)):
             print(f"  compiled {program}.stan in {seconds:.0f} s", file=out, flush=True)

@@ -168,7 +168,8 @@ def sample_program(
 ):
     """Build (or load from httpstan's cache) and sample any Stan program text; the engine under :func:`fit_model`.
 
-    One fit at a time on the machine, never replayed from httpstan's stored fits.
+    One fit of a program at a time on the machine (fits of different programs may
+    overlap), never replayed from httpstan's stored fits.
     The benchmark calls it directly to time a program that is not in the
     catalogue (the book's first program, frozen as a baseline).
 
@@ -185,7 +186,7 @@ def sample_program(
     sampler_options.setdefault("refresh", 0)
     _allow_nested_event_loop()
     messages = io.StringIO()
-    with _maybe_silenced(messages, quiet), machine_lock(), _no_stored_fits(program):
+    with _maybe_silenced(messages, quiet), machine_lock(program), _no_stored_fits(program):
         try:
             start = time.perf_counter()
             if not is_compiled_text(program):
