@@ -40,9 +40,10 @@ What it measures
    programs the cache holds after).
 
 Every fit really samples (``fit_model`` clears httpstan's stored fits) and
-takes the fit lock of its program (``mixedrain.build.machine_lock``). Results go to stdout as a report and, one row
-per data set, program and hyperparameter, to a CSV (``--csv``; the book's
-appendix *How fits scale* reads ``benchmarks/scaling.csv``).
+takes the fit lock of its program (``mixedrain.build.machine_lock``). Results
+go to stdout as a report and, one row per data set, program and
+hyperparameter, to a CSV (``--csv``; the book's appendix *How fits scale*
+reads ``benchmarks/scaling.csv``).
 
 How to run
 ----------
@@ -257,11 +258,11 @@ def mixedlm_seconds(data_sets) -> dict:
 
 def compile_child(program: str, httpstan_flags: bool = False) -> None:
     """Run inside the subprocess: compile one program and print seconds and peak memory as JSON."""
-    from mixedrain.build import compile_code
+    from mixedrain.build import COMPILE_ARGS, compile_code
     from mixedrain.models import load_program
 
     with contextlib.redirect_stdout(sys.stderr):
-        seconds = compile_code(load_program(program), None) if httpstan_flags else compile_code(load_program(program))
+        seconds = compile_code(load_program(program), None if httpstan_flags else COMPILE_ARGS)
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"seconds": seconds, "largest_process_mib": largest}))
 

@@ -340,3 +340,17 @@ def test_sleepstudy_is_labelled_by_subject(sleepstudy_fit):
     assert sleepstudy_fit.posterior["alpha"].dims == ("chain", "draw", "Subject")
     assert sleepstudy_fit.posterior["Subject"].values[0] == "308"
     assert sleepstudy_fit.log_likelihood["y"].sizes["obs"] == 180
+
+
+def test_a_first_compile_announces_itself_in_one_line_and_nothing_else(tmp_path, monkeypatch, capfd):
+    # The compiler's own messages (pages of template warnings) go to httpstan's stderr.log, not the terminal.
+    from mixedrain.fit import sample_program
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty httpstan cache
+    code = "parameters { real x; } model { x ~ std_normal(); }"
+    sample_program(code, {}, chains=1, draws=10, warmup=10, label="tiny.stan")
+    first = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    sample_program(code, {}, chains=1, draws=10, warmup=10, label="tiny.stan")
+    again = capfd.readouterr().err
+    assert len(first) == 1 and first[0].startswith("Compiling tiny.stan, the first use"), first[:5]
+    assert "Compiling" not in again

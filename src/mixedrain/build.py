@@ -88,7 +88,11 @@ def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> fl
     httpstan.cache.delete_model_directory(name)
     _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
     httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
-    compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args))
+    # httpstan keeps the compiler's messages (pages of template warnings, saved as stderr.log) by pointing
+    # file descriptor 2 at a file, but only if sys.stderr has a descriptor; under Jupyter or pytest it may
+    # not, and the messages would reach the reader. The process's own stderr has one.
+    with contextlib.redirect_stderr(sys.__stderr__ or sys.stderr):
+        compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args))
     httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
     return time.perf_counter() - start
 

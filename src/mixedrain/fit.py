@@ -180,24 +180,26 @@ def sample_program(
     """
     import stan  # imported here so the rest of the package works without a compiler
 
-    _announce_first_compile(program, label)
     # No progress messages: httpstan parses them from socket reads, and a read that splits one in two
     # makes it fail the whole fit ("pop from empty list"), more often the faster a program samples.
     sampler_options.setdefault("refresh", 0)
     _allow_nested_event_loop()
     messages = io.StringIO()
-    with _maybe_silenced(messages, quiet), machine_lock(program), _no_stored_fits(program):
-        try:
-            start = time.perf_counter()
-            if not is_compiled_text(program):
-                compile_code(program)  # with the book's compiler flags; stan.build then finds it in the cache
-            posterior = stan.build(program, data=data, random_seed=int(seed))
-            built = time.perf_counter()
-            fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
-            sampled = time.perf_counter()
-        except Exception as error:
-            error.add_note(f"PyStan said:\n{messages.getvalue()}")
-            raise
+    with machine_lock(program), _no_stored_fits(program):
+        start = time.perf_counter()
+        # Checked under the program's lock: a fit that waited for another process compiling it finds it done.
+        if not is_compiled_text(program):
+            _announce_first_compile(label)
+            compile_code(program)  # with the book's compiler flags; stan.build then finds it in the cache
+        with _maybe_silenced(messages, quiet):
+            try:
+                posterior = stan.build(program, data=data, random_seed=int(seed))
+                built = time.perf_counter()
+                fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
+                sampled = time.perf_counter()
+            except Exception as error:
+                error.add_note(f"PyStan said:\n{messages.getvalue()}")
+                raise
     return fit, posterior, {"build_seconds": built - start, "sampling_seconds": sampled - built}
 
 
@@ -410,14 +412,13 @@ def _no_stored_fits(program: str):
         forget()
 
 
-def _announce_first_compile(program: str, label: str) -> None:
-    if not is_compiled_text(program):
-        print(
-            f"Compiling {label}, the first use of this Stan program on this machine: about "
-            f"{TYPICAL_SECONDS} s and 2 GB of memory; httpstan caches it, so later fits start at once.",
-            file=sys.stderr,
-            flush=True,
-        )
+def _announce_first_compile(label: str) -> None:
+    print(
+        f"Compiling {label}, the first use of this Stan program on this machine: about "
+        f"{TYPICAL_SECONDS} s and 2 GB of memory; httpstan caches it, so later fits start at once.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _allow_nested_event_loop() -> None:
