@@ -52,3 +52,41 @@ def test_published_lme4_fit_uses_the_catalogue_names():
     # Standard errors are published for the fixed effects only.
     assert published["std_error"].notna().tolist() == [name.startswith("mu_") for name in published.index]
     assert (published["decimals"] > 0).all()
+
+
+def test_part_three_data_sets_have_r_factors_as_labels():
+    from mixedrain.data import load_cbpp, load_grouseticks, load_penicillin, load_radon
+
+    radon = load_radon()
+    assert radon["county"].nunique() == 85 and len(radon) == 919
+    assert radon["uranium"].groupby(radon["county"], observed=True).nunique().max() == 1  # a county-level predictor
+    cbpp = load_cbpp()
+    assert (cbpp["incidence"] <= cbpp["size"]).all() and cbpp["herd"].nunique() == 15
+    assert list(cbpp["period"].cat.categories) == ["1", "2", "3", "4"]
+    penicillin = load_penicillin()
+    assert penicillin.groupby(["plate", "sample"], observed=True).size().eq(1).all()  # fully crossed, once each
+    ticks = load_grouseticks()
+    assert ticks["INDEX"].is_unique and list(ticks["YEAR"].cat.categories) == ["95", "96", "97"]
+
+
+def test_quoted_lme4_estimates_are_what_lme4_prints():
+    # The book quotes published lme4 fits; lme4 itself, on the same rows, must print them (to the digits quoted).
+    from lme4_oracle import lme4_estimates
+
+    from mixedrain.data import cbpp_lme4_laplace, load_cbpp, load_penicillin, penicillin_lme4_reml
+
+    cbpp = lme4_estimates(
+        load_cbpp(), "glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data, family = binomial)", ("herd", "period")
+    )
+    quoted = cbpp_lme4_laplace()
+    names = {"Intercept": "(Intercept)", "period[2]": "period2", "period[3]": "period3", "period[4]": "period4", "sd herd": "herd (Intercept)"}
+    for ours, theirs in names.items():
+        assert cbpp.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=0.0006)
+        if ours != "sd herd":
+            assert cbpp.loc[theirs, "std_error"] == pytest.approx(quoted.loc[ours, "std_error"], abs=0.0006)
+    penicillin = lme4_estimates(load_penicillin(), "lmer(diameter ~ 1 + (1 | plate) + (1 | sample), data)", ("plate", "sample"))
+    quoted = penicillin_lme4_reml()
+    names = {"Intercept": "(Intercept)", "sd plate": "plate (Intercept)", "sd sample": "sample (Intercept)", "sigma": "Residual"}
+    for ours, theirs in names.items():
+        assert penicillin.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=0.0051 if ours == "Intercept" else 0.0006)
+    assert penicillin.loc["(Intercept)", "std_error"] == pytest.approx(0.809, abs=0.0006)

