@@ -146,6 +146,23 @@ def test_radon_random_slope_is_correlated():
     assert term.columns == ("Intercept", "basement") and term.correlated
 
 
+def test_outcome_expression_and_no_fixed_intercept(toy):
+    design = parse_formula("log(y + 5) ~ 0 + x + (1 | g)", toy)
+    assert design.outcome == "log(y + 5)" and design.fixed == ("x",)
+    np.testing.assert_allclose(design.y, np.log(toy["y"] + 5))
+    empty = parse_formula("y ~ 0 + (1 | g)", toy)
+    assert empty.X.shape == (len(toy), 0) and empty.fixed == ()
+    assert new_data_design(empty, toy.head(3)).X.shape == (3, 0)
+
+
+def test_grouping_levels_follow_a_categorical_and_drop_unused_categories(toy):
+    order = ["g6", "g5", "g4", "g3", "g2", "g1", "g0", "never used"]
+    design = parse_formula("y ~ x + (1 | g)", toy.assign(g=pd.Categorical(toy["g"], categories=order)))
+    (term,) = design.terms
+    assert term.levels == tuple(order[:-1])
+    np.testing.assert_array_equal(np.asarray(term.levels)[term.codes], toy["g"])
+
+
 # --------------------------------------------------------------------------- ||, /, crossed
 
 
@@ -179,6 +196,15 @@ def test_nested_grouping_keeps_only_the_observed_pairs(cbpp):
     assert len(pair.levels) == len(set(observed)) == 56  # lme4's herd:period has 56 levels, not 15 x 4
     np.testing.assert_array_equal(np.asarray(pair.levels)[pair.codes], observed)
     assert_matches_formulae(design, "incidence ~ period + (1 | herd) + (1 | herd:period)", cbpp)
+
+
+def test_interaction_grouping_equals_formulae(toy):
+    design = parse_formula("y ~ x + (1 + x | g:h)", toy)
+    (term,) = design.terms
+    observed = (toy["g"] + ":" + toy["h"]).to_numpy()
+    assert term.grouping == "g:h" and len(term.levels) == len(set(observed))
+    np.testing.assert_array_equal(np.asarray(term.levels)[term.codes], observed)
+    assert_matches_formulae(design, "y ~ x + (1 + x | g:h)", toy)
 
 
 def test_penicillin_crossed_factors():
@@ -253,6 +279,25 @@ def test_unknown_column_is_named_with_the_data_columns(toy):
 def test_unsupported_formulas_are_named(toy, formula, family, message):
     with pytest.raises(ValueError, match=message):
         parse_formula(formula, toy, family)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ x + I(2 * x) + (1 | g)", "in the fixed effects, column 'I\\(2 \\* x\\)' is a linear combination of 'Intercept', 'x'"),
+        ("y ~ x + (x + I(2 * x) | g)", "in the group term .*'I\\(2 \\* x\\)' is a linear combination"),
+        ("y ~ x + (1 | factor(g))", "unsupported grouping 'factor\\(g\\)'"),
+        ("y ~ x + (0 | g)", "unsupported formula syntax"),
+    ],
+)
+def test_collinear_columns_and_computed_groupings_are_named(toy, formula, message):
+    with pytest.raises(ValueError, match=message):
+        parse_formula(formula, toy)
+
+
+def test_non_finite_outcome_expression_names_rows(toy):
+    with pytest.raises(ValueError, match=r"outcome 'log\(k\)' is missing or not finite.*row"):
+        parse_formula("log(k) ~ x + (1 | g)", toy.assign(k=np.where(toy.index == 110, 0, 1 + toy["k"])))
 
 
 def test_missing_value_in_a_used_column_names_column_and_row(toy):
@@ -356,5 +401,26 @@ def test_new_data_keeps_the_offset(toy):
 
 def test_new_data_with_a_missing_predictor_is_rejected(toy):
     design = parse_formula("y ~ x + (1 | g)", toy)
-    with pytest.raises(ValueError, match="unknown column.*'x'"):
+    with pytest.raises(ValueError, match="unknown column.*'x'.*the new data has only 'g'"):
         new_data_design(design, pd.DataFrame({"g": ["g1"]}))
+
+
+def test_new_data_matches_groups_whatever_the_number_type(sleep):
+    design = parse_formula("Reaction ~ Days + (Days | Subject)", sleep)
+    new = pd.DataFrame({"Days": [1.0, 2.0], "Subject": [309.0, 310.0]})
+    np.testing.assert_array_equal(new_data_design(design, new).terms[0].codes, [1, 2])
+
+
+def test_new_data_with_a_category_the_fit_never_saw_is_rejected(toy):
+    design = parse_formula("y ~ f + (1 | g)", toy)
+    with pytest.raises(ValueError, match=r"fixed effects on the new data.*levels \(d\) in 'f'"):
+        new_data_design(design, pd.DataFrame({"f": ["d"], "g": ["g1"]}))
+
+
+def test_new_data_zero_one_outcome_and_wrong_trials(toy):
+    design = parse_formula("won ~ x + (1 | g)", toy.assign(won=toy["y"] > 0), "binomial")
+    predicted = new_data_design(design, pd.DataFrame({"x": [0.0, 1.0], "g": ["g0", "new"]}))
+    np.testing.assert_array_equal(predicted.trials, [1, 1])
+    assert np.isnan(predicted.y).all()
+    with pytest.raises(ValueError, match="trials has 3 values for 2 new rows"):
+        new_data_design(design, pd.DataFrame({"x": [0.0, 1.0], "g": ["g0", "new"]}), trials=[1, 2, 3])

@@ -55,7 +55,9 @@ class GroupTerm:
         The observed levels, ``levels[code]``.
     correlated : bool
         Whether the K effects get a correlation matrix: ``(a + b | g)``
-        does, a ``||`` piece or a single column does not.
+        does, a ``||`` piece or a single column does not. As in lme4, the
+        dummies of a factor ``f`` in ``(f || g)`` stay one correlated piece
+        ``(0 + f | g)``.
     formula : str
         The term as lme4 reads it after the rewrites, e.g.
         ``"(1 + Days | Subject)"`` or ``"(0 + Days | Subject)"``.
@@ -81,7 +83,7 @@ class Design:
     family : str
         One of :data:`FAMILIES`.
     outcome : str
-        The outcome as written, e.g. ``"Reaction"`` or
+        The outcome as written (without backticks), e.g. ``"Reaction"`` or
         ``"cbind(incidence, size - incidence)"``.
     y : numpy.ndarray
         ``(N,)`` outcome; successes for a binomial.
@@ -253,7 +255,7 @@ def new_data_design(design: Design, new_data: pd.DataFrame, trials: np.ndarray |
     (array([ 0, -1]), [[1.0, 0.0], [1.0, 9.0]], array([nan, nan]))
     """
     _check_frame(new_data)
-    used = _used_columns([design.rewritten], new_data)
+    used = _used_columns([design.rewritten], new_data, "the new data")
     _reject_missing(new_data, used)
     fixed_matrix = _evaluate_new(design.encoding.fixed, new_data, "the fixed effects")
     X, fixed, offset = _fixed_effects(fixed_matrix, len(new_data))
@@ -445,16 +447,23 @@ def _unique(blocks: list[_Block]) -> list[_Block]:
 # --------------------------------------------------------------------------- data checks
 
 
-def _used_columns(texts: list[str], data: pd.DataFrame) -> list[str]:
-    """The data columns the formula uses; an error names any that are missing."""
+def _names_in(texts: list[str] | tuple[str, ...]) -> set[str]:
+    """The variable names formulae reads in formula texts."""
     names = set()
     for text in texts:
         names |= _describe(text).var_names
-    missing = sorted(names - set(data.columns) - set(_R_FUNCTIONS))
+    names.discard("")  # formulae's name for a number in an expression such as log(y + 5)
+    return names
+
+
+def _used_columns(texts: list[str], data: pd.DataFrame, where: str = "the data") -> list[str]:
+    """The data columns the formula uses; an error names any that are missing."""
+    names = _names_in(texts)
+    missing = sorted(names - set(data.columns))
     if missing:
         raise ValueError(
-            f"unknown column(s) {', '.join(map(repr, missing))} in the formula; "
-            f"the data's columns are {', '.join(map(repr, data.columns))}"
+            f"unknown column(s) {', '.join(map(repr, missing))}: the formula uses them but {where} has "
+            f"only {', '.join(map(repr, data.columns))}"
         )
     return [column for column in data.columns if column in names]
 
@@ -488,7 +497,8 @@ def _as_r_factors(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _common_matrix(rhs: str, frame: pd.DataFrame):
     """formulae's design for a formula without grouping terms (None when it has no columns)."""
     try:
-        return formulae.design_matrices(rhs, frame, na_action="error", extra_namespace=_R_FUNCTIONS).common
+        with np.errstate(divide="ignore", invalid="ignore"):  # an offset's log(0) is named by row later
+            return formulae.design_matrices(rhs, frame, na_action="error", extra_namespace=_R_FUNCTIONS).common
     except Exception as error:  # formulae raises several private error types
         raise ValueError(f"could not evaluate {rhs!r} on the data: {error}") from error
 
@@ -624,9 +634,10 @@ def _evaluate(expression: str, data: pd.DataFrame) -> pd.Series:
     if column in data.columns:
         return data[column]
     try:
-        response = formulae.design_matrices(
-            f"I({expression}) ~ 1", data, na_action="pass", extra_namespace=_R_FUNCTIONS
-        ).response
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) and the like are named below, by row
+            response = formulae.design_matrices(
+                f"I({expression}) ~ 1", data, na_action="pass", extra_namespace=_R_FUNCTIONS
+            ).response
     except Exception as error:  # formulae raises several private error types
         raise ValueError(f"could not evaluate the outcome {expression!r}: {error}") from error
     return pd.Series(np.asarray(response.design_matrix).ravel(), index=data.index)
@@ -682,9 +693,7 @@ def _new_outcome(
     design: Design, new_data: pd.DataFrame, trials: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The outcome of new rows when its columns are there, else NaN; binomial trials."""
-    names = set()
-    for part in design.outcome_parts:
-        names |= _describe(part).var_names
+    names = _names_in(design.outcome_parts)
     present = names <= set(new_data.columns)
     y = _evaluate(design.outcome_parts[0], new_data).to_numpy(dtype=float) if present else np.full(len(new_data), np.nan)
     if design.family != "binomial":
@@ -701,5 +710,9 @@ def _new_outcome(
             f"binomial predictions need the trials: pass trials=, or give the columns "
             f"{', '.join(sorted(names))} of {design.outcome!r}"
         )
-    failures = _evaluate(design.outcome_parts[1], new_data).to_numpy(dtype=float)
-    return y, (y + failures).astype(int)
+    total = y + _evaluate(design.outcome_parts[1], new_data).to_numpy(dtype=float)
+    _reject_rows(
+        pd.Series(~np.isfinite(total) | (total < 0), index=new_data.index),
+        f"the trials {design.outcome_parts[0]} + {design.outcome_parts[1]} of the new rows are missing or negative",
+    )
+    return y, total.astype(int)
