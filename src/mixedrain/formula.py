@@ -1,15 +1,11 @@
 """Read an lme4 formula into design matrices, checking the data on the way.
 
 The parsing is done by `formulae <https://bambinos.github.io/formulae/>`_
-(bambi's parser). It knows ``(terms | g)`` but not lme4's ``(terms || g)``,
-``(1 | g1/g2)`` nesting inside a grouping term, nor ``cbind(successes,
-failures)``, so those are rewritten first, the way lme4 reads them:
-
-* ``(1 + x + z || g)`` becomes ``(1 | g) + (0 + x | g) + (0 + z | g)``,
-  each piece its own uncorrelated term;
-* ``(x | g1/g2)`` becomes ``(x | g1) + (x | g1:g2)``;
-* ``cbind(s, f) ~ ...`` is a binomial outcome with ``s`` successes in
-  ``s + f`` trials.
+(bambi's parser), after :mod:`mixedrain.lme4_syntax` has rewritten what it does
+not know (``||``, ``g1/g2`` nesting, ``cbind``) the way lme4 reads it. The
+result is a :class:`Design`: the outcome, the fixed-effects matrix, an offset
+and one :class:`GroupTerm` per grouping term, which the general Stan program
+(:mod:`mixedrain.glmm`) takes as data.
 
 Every problem with the formula or the data is reported here, naming the
 column and rows, before any Stan program sees the data.
@@ -17,14 +13,23 @@ column and rows, before any Stan program sees the data.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import formulae
 import numpy as np
 import pandas as pd
-from formulae.terms import Call, Intercept, Variable
+from formulae.terms import Call, Variable
 
+from mixedrain.lme4_syntax import (
+    Block,
+    describe,
+    names_in,
+    split_outcome,
+    rewrite_random,
+    split_formula,
+    unique_blocks,
+    unquote,
+)
 from mixedrain.prepare import _reject_rows
 
 #: The families the formula path fits (with their links: identity, logit, log, log).
@@ -32,9 +37,6 @@ FAMILIES = ("gaussian", "binomial", "poisson", "gamma")
 
 #: R's names for the functions a formula may call, e.g. ``offset(log(exposure))``.
 _R_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "log1p": np.log1p, "abs": np.abs}
-
-_PLAIN_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
-
 
 @dataclass(frozen=True, eq=False)
 class GroupTerm:
@@ -141,18 +143,6 @@ class _Encoding:
     terms: tuple[_TermEncoding, ...]
 
 
-@dataclass(frozen=True)
-class _Block:
-    """One ``(lhs | grouping)`` term after the lme4 rewrites."""
-
-    lhs: str
-    grouping: str
-
-    @property
-    def text(self) -> str:
-        return f"({self.lhs} | {self.grouping})"
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -194,9 +184,9 @@ def parse_formula(formula: str, data: pd.DataFrame, family: str = "gaussian") ->
     """
     _check_family(family)
     _check_frame(data)
-    lhs, rhs = _split_formula(formula)
-    outcome_parts = _outcome_parts(lhs, family)
-    fixed_rhs, blocks = _rewrite_random(rhs)
+    lhs, rhs = split_formula(formula)
+    outcome_parts = split_outcome(lhs, family)
+    fixed_rhs, blocks = rewrite_random(rhs)
     used = _used_columns([fixed_rhs, *(block.text for block in blocks), *outcome_parts], data)
     _reject_missing(data, used)
     frame = _as_r_factors(data, used)
@@ -204,12 +194,12 @@ def parse_formula(formula: str, data: pd.DataFrame, family: str = "gaussian") ->
     X, fixed, offset = _fixed_effects(fixed_matrix, len(frame))
     _reject_collinear(X, fixed, "the fixed effects")
     _reject_rows(pd.Series(~np.isfinite(offset), index=data.index), "the offset is not finite")
-    built = [_group_term(block, frame) for block in _unique(blocks)]
+    built = [_group_term(block, frame) for block in unique_blocks(blocks)]
     y, trials = _outcome(outcome_parts, data, family)
     return Design(
         formula=formula,
         family=family,
-        outcome=_unquote(lhs),
+        outcome=unquote(lhs),
         y=y,
         trials=trials,
         X=X,
@@ -290,175 +280,12 @@ def _check_frame(data: pd.DataFrame) -> None:
         raise ValueError("data has no rows")
 
 
-def _split_formula(formula: str) -> tuple[str, str]:
-    """``"y ~ x + (1 | g)"`` -> ``("y", "x + (1 | g)")``."""
-    if not isinstance(formula, str):
-        raise TypeError(f"formula must be a string such as 'y ~ x + (1 | g)', not {type(formula).__name__}")
-    sides = _split_top(formula, "~")
-    if len(sides) != 2 or not sides[0] or not sides[1]:
-        raise ValueError(f"formula {formula!r} must have the outcome left of one '~' and the terms right of it")
-    return sides[0], sides[1]
-
-
-def _split_top(text: str, separator: str) -> list[str]:
-    """Split at ``separator`` outside parentheses and backticks, stripping the pieces."""
-    pieces, depth, quoted, start = [], 0, False, 0
-    for i, char in enumerate(text):
-        if char == "`":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == separator and depth == 0:
-            pieces.append(text[start:i].strip())
-            start = i + 1
-    if depth != 0 or quoted:
-        raise ValueError(f"unbalanced parentheses or backticks in {text!r}")
-    pieces.append(text[start:].strip())
-    return pieces
-
-
-def _outcome_parts(lhs: str, family: str) -> tuple[str, ...]:
-    """The outcome's expressions: ``("y",)`` or ``("s", "f")`` for ``cbind(s, f)``."""
-    match = re.fullmatch(r"cbind\s*\((.*)\)", lhs, flags=re.DOTALL)
-    if match is None:
-        return (lhs,)
-    if family != "binomial":
-        raise ValueError(f"outcome {lhs!r}: cbind(successes, failures) is a binomial outcome, not {family}")
-    parts = _split_top(match.group(1), ",")
-    if len(parts) != 2 or not all(parts):
-        raise ValueError(f"outcome {lhs!r}: cbind takes two arguments, successes and failures")
-    return tuple(parts)
-
-
-def _rewrite_random(rhs: str) -> tuple[str, list[_Block]]:
-    """Split off the grouping terms, expanding ``||`` and ``/``: the fixed part's text and the blocks."""
-    fixed, blocks = [], []
-    for summand in _split_top(rhs, "+"):
-        inner = _bar_content(summand)
-        if inner is None:
-            if "|" in _unquoted(summand):
-                raise ValueError(
-                    f"unsupported term {summand!r}: write each grouping term as '+ (terms | group)' on its own"
-                )
-            fixed.append(summand)
-        else:
-            blocks.extend(_expand_bar(inner))
-    if not blocks:
-        raise ValueError(
-            f"no grouping term in {rhs!r}: a mixed model needs at least one, such as '(1 | group)' "
-            "(for a model without group effects use an ordinary regression)"
-        )
-    return " + ".join(fixed) or "1", blocks
-
-
-def _unquote(name: str) -> str:
-    """```log.radon``` -> ``log.radon``; anything else as it is."""
-    return name[1:-1] if re.fullmatch(r"`[^`]*`", name) else name
-
-
-def _unquoted(text: str) -> str:
-    """``text`` without its backticked names."""
-    return re.sub(r"`[^`]*`", "", text)
-
-
-def _bar_content(summand: str) -> str | None:
-    """The inside of ``(lhs | g)`` when the summand is one grouping term, else None."""
-    if not (summand.startswith("(") and summand.endswith(")")):
-        return None
-    inner = summand[1:-1]
-    try:
-        pieces = _split_top(inner, "|")
-    except ValueError:
-        return None  # "(a) + (b)": the outer parentheses do not match each other
-    return inner if len(pieces) > 1 else None
-
-
-def _expand_bar(inner: str) -> list[_Block]:
-    """``"1 + x || g1/g2"`` -> the lme4 blocks it stands for."""
-    pieces = _split_top(inner, "|")
-    if len(pieces) == 2:
-        lhs, grouping, uncorrelated = pieces[0], pieces[1], False
-    elif len(pieces) == 3 and pieces[1] == "":
-        lhs, grouping, uncorrelated = pieces[0], pieces[2], True
-    else:
-        raise ValueError(f"unsupported term '({inner})': use (terms | group) or (terms || group)")
-    if not lhs or not grouping:
-        raise ValueError(f"unsupported term '({inner})': both sides of the bar are needed, e.g. (1 | group)")
-    lhs_pieces = _uncorrelated_pieces(lhs) if uncorrelated else [lhs]
-    return [_Block(piece, factor) for factor in _nested_factors(grouping) for piece in lhs_pieces]
-
-
-def _nested_factors(grouping: str) -> list[str]:
-    """``"g1/g2/g3"`` -> ``["g1", "g1:g2", "g1:g2:g3"]``; a plain factor or ``a:b`` as it is."""
-    for operator in "+*-":
-        if len(_split_top(grouping, operator)) > 1:
-            raise ValueError(
-                f"unsupported grouping {grouping!r}: use a factor g, an interaction g1:g2 or nesting g1/g2"
-            )
-    parts = _split_top(grouping, "/")
-    if not all(parts):
-        raise ValueError(f"unsupported grouping {grouping!r}")
-    return [":".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _uncorrelated_pieces(lhs: str) -> list[str]:
-    """lme4's reading of ``(lhs || g)``: ``"1 + x"`` -> ``["1", "0 + x"]``."""
-    description = _describe(lhs)
-    if description.group_terms:
-        raise ValueError(f"unsupported term {lhs!r}: a grouping term inside a grouping term")
-    pieces = []
-    for term in description.common_terms:
-        if isinstance(term, Intercept):
-            pieces.append("1")
-        else:
-            pieces.append("0 + " + ":".join(_render(component) for component in term.components))
-    return pieces
-
-
-def _render(component: Variable | Call) -> str:
-    """A term component written back as formula text."""
-    name = component.name
-    if isinstance(component, Variable) and not _PLAIN_NAME.fullmatch(name):
-        return f"`{name}`"
-    return name
-
-
-def _describe(text: str):
-    """formulae's model description, with its parse errors named as ours."""
-    try:
-        return formulae.model_description(text)
-    except Exception as error:  # formulae raises several private error types
-        raise ValueError(f"unsupported formula syntax in {text!r}: {error}") from error
-
-
-def _unique(blocks: list[_Block]) -> list[_Block]:
-    seen = set()
-    for block in blocks:
-        if block in seen:
-            raise ValueError(f"grouping term {block.text} appears twice in the formula")
-        seen.add(block)
-    return blocks
-
-
 # --------------------------------------------------------------------------- data checks
-
-
-def _names_in(texts: list[str] | tuple[str, ...]) -> set[str]:
-    """The variable names formulae reads in formula texts."""
-    names = set()
-    for text in texts:
-        names |= _describe(text).var_names
-    names.discard("")  # formulae's name for a number in an expression such as log(y + 5)
-    return names
 
 
 def _used_columns(texts: list[str], data: pd.DataFrame, where: str = "the data") -> list[str]:
     """The data columns the formula uses; an error names any that are missing."""
-    names = _names_in(texts)
+    names = names_in(texts)
     missing = sorted(names - set(data.columns))
     if missing:
         raise ValueError(
@@ -545,7 +372,7 @@ def _reject_collinear(matrix: np.ndarray, names: tuple[str, ...], what: str) -> 
             )
 
 
-def _group_term(block: _Block, frame: pd.DataFrame) -> tuple[GroupTerm, _TermEncoding]:
+def _group_term(block: Block, frame: pd.DataFrame) -> tuple[GroupTerm, _TermEncoding]:
     """One ``(lhs | g)``: the left side as its own model matrix (as lme4 builds it), the codes of g."""
     lhs_matrix = _common_matrix(block.lhs, frame)
     if lhs_matrix is None:
@@ -578,7 +405,7 @@ def _group_term(block: _Block, frame: pd.DataFrame) -> tuple[GroupTerm, _TermEnc
 
 def _grouping_columns(grouping: str) -> tuple[str, ...]:
     """The data columns of ``g`` or ``g1:g2``, through formulae's reading of the names."""
-    (term,) = _describe(f"(1 | {grouping})").group_terms
+    (term,) = describe(f"(1 | {grouping})").group_terms
     components = term.factor.components
     if not all(isinstance(component, Variable) for component in components):
         raise ValueError(
@@ -630,7 +457,7 @@ def _new_group_term(term: GroupTerm, encoding: _TermEncoding, new_data: pd.DataF
 
 def _evaluate(expression: str, data: pd.DataFrame) -> pd.Series:
     """An outcome expression's values: a column as it is, or ``I(expression)`` through formulae."""
-    column = _unquote(expression)
+    column = unquote(expression)
     if column in data.columns:
         return data[column]
     try:
@@ -693,7 +520,7 @@ def _new_outcome(
     design: Design, new_data: pd.DataFrame, trials: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The outcome of new rows when its columns are there, else NaN; binomial trials."""
-    names = _names_in(design.outcome_parts)
+    names = names_in(design.outcome_parts)
     present = names <= set(new_data.columns)
     y = _evaluate(design.outcome_parts[0], new_data).to_numpy(dtype=float) if present else np.full(len(new_data), np.nan)
     if design.family != "binomial":
