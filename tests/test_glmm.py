@@ -279,36 +279,26 @@ def test_priors_in_the_program_are_the_stated_ones_and_the_correlations_exactly_
 
 
 @pytest.mark.stan
-def test_integrated_likelihood_is_the_exact_gaussian_marginal():
-    # One correlated term of three columns with an offset: each level's rows are jointly normal with mean
-    # offset + X beta and covariance Z_j S S' Z_j' + sigma^2 I. Stan's Woodbury form from the sums must
-    # be that density, computed here level by level with SciPy.
+@pytest.mark.parametrize("columns, correlated", [(3, True), (2, True), (2, False), (1, False)])
+def test_integrated_likelihood_is_the_exact_gaussian_marginal(columns, correlated):
+    # One term (K = 1 and 2 have closed forms of their own in the program, K = 3 the general loop) with an
+    # offset: each level's rows are jointly normal with mean offset + X beta and covariance
+    # Z_j S S' Z_j' + sigma^2 I. Stan's Woodbury form from the sums must be that density, computed here
+    # level by level with SciPy.
     d = _three_level_design()
-    d = design("gaussian", d.y, dict(zip(d.fixed, d.X.T)), (d.terms[0],), offset=d.offset)
+    g = d.terms[0]
+    single = term("g", dict(zip(g.columns[:columns], g.Z[:, :columns].T)), g.codes, correlated=correlated)
+    d = design("gaussian", d.y, dict(zip(d.fixed, d.X.T)), (single,), offset=d.offset)
     data = glmm_data(d)
-    assert data["integrated"] == 1
+    assert data["integrated"] == 1 and data["correlated"] == [int(correlated)]
     point = _random_point(data, np.random.default_rng(4))
     on, off = _build(data), _build({**data, "prior_only": 1})
     stan_likelihood = _log_prob(on, point) - _log_prob(off, point)
-    S = point["tau"][:, None] * cholesky_from_cpc(point["cpc"], 3)
+    L = cholesky_from_cpc(point["cpc"], columns) if correlated else np.eye(columns)
+    S = point["tau"][:, None] * L
     marginal = 0.0
-    g = d.terms[0]
-    for j in range(len(g.levels)):
-        rows = g.codes == j
-        covariance = point["sigma"][0] ** 2 * np.eye(rows.sum()) + g.Z[rows] @ S @ S.T @ g.Z[rows].T
+    for j in range(len(single.levels)):
+        rows = single.codes == j
+        covariance = point["sigma"][0] ** 2 * np.eye(rows.sum()) + single.Z[rows] @ S @ S.T @ single.Z[rows].T
         marginal += stats.multivariate_normal(d.offset[rows] + d.X[rows] @ point["beta"], covariance).logpdf(d.y[rows])
     assert stan_likelihood == pytest.approx(marginal + 0.5 * np.log(2 * np.pi) * d.y.size, rel=1e-9)
-
-    # The K = 1 branch (vectorised over levels): the crossed design's first factor alone.
-    crossed = simulate_crossed().design
-    single = design("gaussian", crossed.y, {"Intercept": crossed.X[:, 0]}, (crossed.terms[0],))
-    data = glmm_data(single)
-    point = {**_random_point(data, np.random.default_rng(6)), "beta": np.array([23.0])}
-    on, off = _build(data), _build({**data, "prior_only": 1})
-    stan_likelihood = _log_prob(on, point) - _log_prob(off, point)
-    marginal = 0.0
-    for j in range(24):
-        rows = single.terms[0].codes == j
-        covariance = point["sigma"][0] ** 2 * np.eye(rows.sum()) + point["tau"][0] ** 2
-        marginal += stats.multivariate_normal(np.full(rows.sum(), 23.0), covariance).logpdf(single.y[rows])
-    assert stan_likelihood == pytest.approx(marginal + 0.5 * np.log(2 * np.pi) * single.y.size, rel=1e-9)

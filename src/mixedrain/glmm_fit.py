@@ -169,6 +169,7 @@ def fit_design(
         formula=design.formula, family=design.family, outcome=design.outcome, program="glmm",
         integrated=int(data["integrated"]), prior_only=int(prior_only), **timings,
         data_columns=json.dumps([str(c) for c in design.frame.columns]),
+        data_categories=json.dumps(_categories(design.frame)),
     )
     _warn_about_problems(idata, group, stats_group)
     return idata
@@ -333,6 +334,15 @@ def _constant(design: Design) -> xr.Dataset:
     if design.trials is not None:
         variables["trials"] = ("obs", np.asarray(design.trials, dtype=float))
     return xr.Dataset(variables, coords={"obs": np.arange(len(frame))})
+
+
+def _categories(frame: pd.DataFrame) -> dict[str, dict]:
+    """Each categorical column's categories (as str) and order flag: the order sets the reference level."""
+    return {
+        str(name): {"categories": [str(c) for c in column.cat.categories], "ordered": bool(column.cat.ordered)}
+        for name, column in frame.items()
+        if isinstance(column.dtype, pd.CategoricalDtype)
+    }
 
 
 def _plain(column: pd.Series) -> np.ndarray:
@@ -544,6 +554,8 @@ def _new_design(idata: az.InferenceData, new_data: pd.DataFrame) -> Design:
 
     columns = json.loads(idata.attrs["data_columns"])
     frame = pd.DataFrame({column: idata.constant_data[column].to_numpy() for column in columns})
+    for column, categorical in json.loads(idata.attrs.get("data_categories", "{}")).items():
+        frame[column] = pd.Categorical(frame[column], categories=categorical["categories"], ordered=categorical["ordered"])
     fitted = parse_formula(idata.attrs["formula"], frame, family=idata.attrs["family"])
     return new_data_design(fitted, new_data)
 

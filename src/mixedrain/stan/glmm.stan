@@ -108,6 +108,14 @@ transformed data {
   vector[integrated ? P : 0] Xtr;
   real rtr = 0;
   vector[K1 == 1 ? J1 : 0] ztz_scalar;      // Z_j'Z_j when it is 1 x 1
+  // When it is 2 x 2, its three entries as vectors over the levels, and where each level's two
+  // entries of Z_j'r and Z_j'X sit (first, second): the closed form of correlated.stan, vectorised.
+  int J2 = K1 == 2 ? J1 : 0;
+  vector[J2] ztz_11;
+  vector[J2] ztz_12;
+  vector[J2] ztz_22;
+  array[J2] int first_entry;
+  array[J2] int second_entry;
   if (integrated) {
     vector[N] r = y_real - offset_;
     for (j in 1:J1) {
@@ -127,6 +135,13 @@ transformed data {
       for (j in 1:J1) {
         ztz_scalar[j] = ZtZ[j, 1, 1];
       }
+    }
+    for (j in 1:J2) {
+      ztz_11[j] = ZtZ[j, 1, 1];
+      ztz_12[j] = ZtZ[j, 1, 2];
+      ztz_22[j] = ZtZ[j, 2, 2];
+      first_entry[j] = 2 * j - 1;
+      second_entry[j] = 2 * j;
     }
   }
 }
@@ -203,6 +218,21 @@ model {
       vector[J1] m = 1 + square(tau[1]) * ztz_scalar / s2;
       log_det = sum(log(m));
       quadratic = square(tau[1] / s2) * sum(square(Zres) ./ m);
+    } else if (K1 == 2) {
+      // Two effects per level, S = [a, 0; b, c]: M_j and v_j written out (as in correlated.stan).
+      real a = tau[1];
+      real b = correlated[1] ? tau[2] * cpc[1] : 0;
+      real c = correlated[1] ? tau[2] * sqrt(1 - square(cpc[1])) : tau[2];
+      vector[J1] r1 = Zres[first_entry];
+      vector[J1] r2 = Zres[second_entry];
+      vector[J1] m11 = 1 + (square(a) * ztz_11 + 2 * a * b * ztz_12 + square(b) * ztz_22) / s2;
+      vector[J1] m12 = c * (a * ztz_12 + b * ztz_22) / s2;
+      vector[J1] m22 = 1 + square(c) * ztz_22 / s2;
+      vector[J1] det_m = m11 .* m22 - square(m12);
+      vector[J1] v1 = (a * r1 + b * r2) / s2;
+      vector[J1] v2 = c * r2 / s2;
+      log_det = sum(log(det_m));
+      quadratic = sum((m22 .* square(v1) - 2 * m12 .* v1 .* v2 + m11 .* square(v2)) ./ det_m);
     } else {
       matrix[K1, K1] S = correlated[1] ? diag_pre_multiply(tau, cholesky_from_cpc(cpc, K1))
                                        : diag_matrix(tau);
