@@ -325,8 +325,8 @@ def test_gamma_forecast_is_positive_and_right_skewed(fake_posterior):
 
 def test_forecast_rejects_an_unknown_family(fake_posterior):
     idata = gamma_posterior(fake_posterior, 10)
-    idata.attrs["family"] = "poisson"
-    with pytest.raises(ValueError, match="unknown family 'poisson'"):
+    idata.attrs["family"] = "tweedie"
+    with pytest.raises(ValueError, match="unknown family 'tweedie'"):
         forecast_rainfall(idata, ["AL"], [2025])
 
 

@@ -228,8 +228,8 @@ def test_numpy_simulation_takes_a_family():
 
 
 def test_bad_family_or_mismatched_parameters_are_named():
-    with pytest.raises(ValueError, match="unknown family 'poisson'"):
-        simulate_rainfall_numpy(family="poisson")
+    with pytest.raises(ValueError, match="unknown family 'tweedie'"):
+        simulate_rainfall_numpy(family="tweedie")
     with pytest.raises(TypeError, match="family='gamma' needs PositiveSimulationParameters"):
         simulate_rainfall_numpy("text", family="gamma")
     with pytest.raises(TypeError, match="pass family='gamma'"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 
 @dataclass(frozen=True)
@@ -24,30 +24,38 @@ class Family:
     Attributes
     ----------
     name : str
-        ``"gaussian"`` or ``"gamma"``.
+        ``"gaussian"``, ``"gamma"``, ``"binomial"`` or ``"poisson"``.
     link : str
         How the mean relates to the linear predictor ``eta``: ``"identity"``
-        (mean = eta) or ``"log"`` (mean = exp(eta)).
-    dispersion : str
+        (mean = eta), ``"log"`` (mean = exp(eta)) or ``"logit"`` (the
+        probability of a success = 1 / (1 + exp(-eta))).
+    dispersion : str or None
         The posterior variable that sets the spread around the mean:
-        ``sigma_y`` (a standard deviation) or ``phi`` (a Gamma shape).
+        ``sigma_y`` (a standard deviation), ``phi`` (a Gamma shape), or
+        ``None`` where the mean fixes the spread (binomial, Poisson).
     positive : bool
         Whether the outcome must be strictly positive.
     """
 
     name: str
     link: str
-    dispersion: str
+    dispersion: str | None
     positive: bool
     _log_density: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     _draw: Callable[[np.random.Generator, np.ndarray, np.ndarray], np.ndarray]
 
     def mean(self, eta: np.ndarray) -> np.ndarray:
-        """The outcome's expected value for linear predictor ``eta``."""
-        return np.exp(eta) if self.link == "log" else np.asarray(eta, dtype=float)
+        """The outcome's expected value for linear predictor ``eta`` (for a binomial, per trial: the probability)."""
+        if self.link == "log":
+            return np.exp(eta)
+        if self.link == "logit":
+            return special.expit(eta)
+        return np.asarray(eta, dtype=float)
 
-    def log_density(self, y: np.ndarray, eta: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
-        """Pointwise log density of ``y`` (arrays broadcast together).
+    def log_density(
+        self, y: np.ndarray, eta: np.ndarray, dispersion: np.ndarray | None = None, trials: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Pointwise log density (or probability) of ``y`` (arrays broadcast together); ``trials`` for a binomial.
 
         Examples
         --------
@@ -55,10 +63,12 @@ class Family:
         >>> round(float(FAMILIES["gaussian"].log_density(np.array(0.0), np.array(0.0), np.array(1.0))), 4)
         -0.9189
         """
-        return self._log_density(np.asarray(y, dtype=float), self.mean(eta), np.asarray(dispersion, dtype=float))
+        return self._log_density(np.asarray(y, dtype=float), self.mean(eta), _as_float(dispersion), _as_float(trials))
 
-    def draw(self, rng: np.random.Generator, eta: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
-        """One random outcome per element of the broadcast ``eta`` and ``dispersion``.
+    def draw(
+        self, rng: np.random.Generator, eta: np.ndarray, dispersion: np.ndarray | None = None, trials: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One random outcome per element of the broadcast ``eta`` and ``dispersion`` (or ``trials``).
 
         Examples
         --------
@@ -67,23 +77,27 @@ class Family:
         >>> bool(draws.min() > 0), round(float(draws.mean()), 1)
         (True, 1.0)
         """
-        return self._draw(rng, self.mean(eta), np.asarray(dispersion, dtype=float))
+        return self._draw(rng, self.mean(eta), _as_float(dispersion), _as_float(trials))
 
 
-def _gaussian_log_density(y, mean, sigma):
+def _as_float(values):
+    return None if values is None else np.asarray(values, dtype=float)
+
+
+def _gaussian_log_density(y, mean, sigma, trials=None):
     return stats.norm.logpdf(y, loc=mean, scale=sigma)
 
 
-def _gaussian_draw(rng, mean, sigma):
+def _gaussian_draw(rng, mean, sigma, trials=None):
     return rng.normal(mean, sigma)
 
 
 # Shape phi and rate phi / mean (as brms writes it): mean `mean`, sd mean / sqrt(phi).
-def _gamma_log_density(y, mean, phi):
+def _gamma_log_density(y, mean, phi, trials=None):
     return stats.gamma.logpdf(y, a=phi, scale=mean / phi)
 
 
-def _gamma_draw(rng, mean, phi):
+def _gamma_draw(rng, mean, phi, trials=None):
     return rng.gamma(phi, mean / phi)
 
 
@@ -106,3 +120,25 @@ def get_family(name: str) -> Family:
         return FAMILIES[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown family {name!r}; choose one of {sorted(FAMILIES)}") from None
+
+
+# The count families of the general program (glmm.stan): binomial successes out of `trials` with a logit
+# link, and Poisson counts with a log link. Neither has a dispersion parameter: the mean fixes the spread.
+def _binomial_log_density(y, probability, dispersion, trials):
+    return stats.binom.logpmf(y, trials, probability)
+
+
+def _binomial_draw(rng, probability, dispersion, trials):
+    return rng.binomial(np.broadcast_to(trials, np.shape(probability)).astype(np.int64), probability).astype(float)
+
+
+def _poisson_log_density(y, mean, dispersion, trials=None):
+    return stats.poisson.logpmf(y, mean)
+
+
+def _poisson_draw(rng, mean, dispersion, trials=None):
+    return rng.poisson(mean).astype(float)
+
+
+FAMILIES["binomial"] = Family("binomial", "logit", None, False, _binomial_log_density, _binomial_draw)
+FAMILIES["poisson"] = Family("poisson", "log", None, False, _poisson_log_density, _poisson_draw)
