@@ -1,9 +1,8 @@
-// Solution to the exercise "Heavier tails for the sleep study" (chapter 6).
-// (Days | Subject) with a Student-t likelihood, which expects an occasional large deviation:
-//   y_i                ~ student_t(nu, alpha[g_i] + beta[g_i] * x_i, sigma_y)
-//   (alpha_j, beta_j)' ~ MVN((mu_alpha, mu_beta)', diag(tau) * Omega * diag(tau))
-// The effects are non-centered, as in correlated.stan's non-centered form, and the
-// priors are the catalogue's "correlated" settings, passed as data, plus one for nu.
+// Solution to chapter 6's exercise "Heavier tails for the sleep
+// study": (Days | Subject) with a Student-t likelihood,
+//   y_i ~ student_t(nu, alpha[g_i] + beta[g_i] * x_i, sigma_y),
+// the effects non-centered as in correlated.stan, and the
+// catalogue's "correlated" priors as data, plus a prior on nu.
 data {
   int<lower=1> N;
   int<lower=2> J;
@@ -24,16 +23,17 @@ parameters {
   real mu_beta;
   real<lower=0> sigma_alpha;
   real<lower=0> sigma_beta;
-  real<lower=0> sigma_y; // the t's scale; its standard deviation is larger
-  real<lower=1> nu;      // degrees of freedom: small is heavy-tailed, large is nearly normal
+  real<lower=0> sigma_y; // the t's scale, not its sd
+  real<lower=1> nu;      // small: heavy tails; large: near normal
   cholesky_factor_corr[2] L;
-  matrix[2, J] z;        // standard normal, one column per group
+  matrix[2, J] z;        // standard normal, a column per group
 }
 transformed parameters {
   vector[J] alpha;
   vector[J] beta;
   {
-    matrix[2, J] deviation = diag_pre_multiply([sigma_alpha, sigma_beta]', L) * z;
+    matrix[2, J] deviation
+      = diag_pre_multiply([sigma_alpha, sigma_beta]', L) * z;
     alpha = mu_alpha + deviation[1]';
     beta = mu_beta + deviation[2]';
   }
@@ -45,7 +45,7 @@ model {
   sigma_beta ~ normal(0, prior_sigma_beta_sd);
   sigma_y ~ normal(0, prior_sigma_y_sd);
   L ~ lkj_corr_cholesky(prior_lkj_eta);
-  nu ~ gamma(2, 0.1); // brms's default for student(): mean 20, yet room for 2 to 5
+  nu ~ gamma(2, 0.1); // brms's default: mean 20, room for 2 to 5
   to_vector(z) ~ std_normal();
   y ~ student_t(nu, alpha[group] + beta[group] .* x, sigma_y);
 }
@@ -53,6 +53,7 @@ generated quantities {
   real rho = L[2, 1];
   vector[N] log_lik; // each row's log density, for az.loo
   for (i in 1:N) {
-    log_lik[i] = student_t_lpdf(y[i] | nu, alpha[group[i]] + beta[group[i]] * x[i], sigma_y);
+    log_lik[i] = student_t_lpdf(y[i] | nu,
+                   alpha[group[i]] + beta[group[i]] * x[i], sigma_y);
   }
 }
