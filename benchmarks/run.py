@@ -181,7 +181,7 @@ def fit_baseline(prepared):
 
 
 def measure(prepared, program: str) -> dict:
-    from mixedrain.compare import sampling_efficiency
+    from mixedrain.diagnostics import sampling_efficiency
     from mixedrain.models import get_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -236,7 +236,7 @@ def sample_all(data_sets, programs, max_seconds: float) -> dict:
 
 
 def mixedlm_seconds(data_sets) -> dict:
-    from mixedrain.compare import fit_mixedlm
+    from mixedrain.reml import fit_mixedlm
 
     seconds = {}
     for data in data_sets:

@@ -10,6 +10,8 @@ import pytest
 matplotlib.use("Agg")  # tests draw figures without a screen
 
 from mixedrain.fit import SamplingWarning, fit_model  # noqa: E402
+from mixedrain.models import get_model  # noqa: E402
+from mixedrain.pooling import least_squares_by_group  # noqa: E402
 from mixedrain.prepare import prepare_data  # noqa: E402
 from mixedrain.simulate import simulate_rainfall  # noqa: E402
 
@@ -66,6 +68,34 @@ def _fake_posterior(*, states, chains, draws, attrs=None, **values) -> az.Infere
 def fake_posterior():
     """Factory for hand-made posteriors (no Stan): ``fake_posterior(states=..., chains=..., draws=..., **values)``."""
     return _fake_posterior
+
+
+@pytest.fixture
+def shrunk_fit(fake_posterior, prepared):
+    """Factory: a fake posterior whose per-state means sit ``1 - shrink`` of the way from the population
+    to each state's own line, with independent normal draws for the hyperparameters."""
+
+    def build(shrink: float, seconds: float = 4.0):
+        rng = np.random.default_rng(0)
+        own = least_squares_by_group(prepared.frame, "x")
+        mu_alpha, mu_beta = own["intercept"].mean(), own["slope"].mean()
+        alpha = mu_alpha + (1 - shrink) * (own.loc[list(prepared.groups), "intercept"].to_numpy() - mu_alpha)
+        beta = mu_beta + (1 - shrink) * (own.loc[list(prepared.groups), "slope"].to_numpy() - mu_beta)
+        shape = (4, 200)
+        hyper = {name: rng.normal(size=shape) for name in get_model("centered").hyperparameters}
+        hyper["mu_alpha"] = hyper["mu_alpha"] * 1e-9 + mu_alpha
+        hyper["mu_beta"] = hyper["mu_beta"] * 1e-9 + mu_beta
+        return fake_posterior(
+            states=prepared.groups,
+            chains=shape[0],
+            draws=shape[1],
+            alpha=alpha,
+            beta=beta,
+            attrs={"sampling_seconds": seconds, "model": "centered"},
+            **hyper,
+        )
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedrain.compare import posterior_vs_truth
 from mixedrain.fit import SamplingWarning, fit_model
 from mixedrain.models import MODEL_NAMES, get_model, resolve_priors
 from mixedrain.prepare import prepare_data
+from mixedrain.truth import posterior_vs_truth
 
 HYPERPARAMETERS = get_model("centered").hyperparameters
 from mixedrain.fit import CentringWarning

@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mixedrain.compare import fit_mixedlm
 from mixedrain.fit import fit_model
 from mixedrain.forecast import (
     forecast_rainfall,
@@ -18,6 +17,7 @@ from mixedrain.forecast import (
     summarise_forecast,
 )
 from mixedrain.prepare import prepare_data
+from mixedrain.reml import fit_mixedlm
 
 N_DRAWS = 4000
 

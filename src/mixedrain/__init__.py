@@ -2,7 +2,7 @@
 
 One module per step of the book's pipeline::
 
-    simulate  ->  prepare  ->  models + fit  ->  forecast  ->  compare, plot
+    simulate  ->  prepare  ->  models + fit  ->  forecast, truth, reml, pooling, diagnostics, checks  ->  plot
 """
 
 __version__ = "0.1.0"

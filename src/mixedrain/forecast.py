@@ -474,7 +474,7 @@ def reml_plugin_forecast(
     Parameters
     ----------
     result : statsmodels MixedLMResults
-        Output of :func:`mixedrain.compare.fit_mixedlm` for ``prepared``.
+        Output of :func:`mixedrain.reml.fit_mixedlm` for ``prepared``.
     prepared : PreparedData
         The data the model was fitted to (it maps years to the predictor).
     states : sequence of str
@@ -494,7 +494,7 @@ def reml_plugin_forecast(
 
     Examples
     --------
-    >>> from mixedrain.compare import fit_mixedlm
+    >>> from mixedrain.reml import fit_mixedlm
     >>> from mixedrain.prepare import prepare_data
     >>> from mixedrain.simulate import observed, simulate_rainfall
     >>> prepared = prepare_data(observed(simulate_rainfall()))
@@ -513,7 +513,7 @@ def reml_plugin_forecast(
     if len(result.random_effects) != len(prepared.groups):
         raise ValueError(f"result has {len(result.random_effects)} groups, prepared {len(prepared.groups)}: fit it to prepared")
     years = np.asarray(list(years))
-    x = np.asarray(prepared.predictor(years), dtype=float)
+    x = np.asarray(prepared.to_x(years), dtype=float)
     intercept, slope = (float(value) for value in result.fe_params.iloc[:2])
     sd = float(np.sqrt(result.scale))
     frames = []

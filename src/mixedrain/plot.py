@@ -114,7 +114,7 @@ def plot_shrinkage(estimates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     estimates : pandas.DataFrame
-        Output of :func:`mixedrain.compare.pooling_estimates`.
+        Output of :func:`mixedrain.pooling.pooling_estimates`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     """
@@ -146,7 +146,7 @@ def plot_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     table : pandas.DataFrame
-        Output of :func:`mixedrain.compare.posterior_vs_truth`.
+        Output of :func:`mixedrain.truth.posterior_vs_truth`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     """
@@ -226,7 +226,7 @@ def plot_group_check(check: pd.DataFrame, statistic: str, label: str, ax: Axes |
     Parameters
     ----------
     check : pandas.DataFrame
-        Output of :func:`mixedrain.compare.group_predictive_check`.
+        Output of :func:`mixedrain.checks.group_predictive_check`.
     statistic : str
         Which of its statistics to draw.
     label : str
