@@ -5,14 +5,17 @@ import warnings
 import arviz as az
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")  # tests draw figures without a screen
 
+from mixedrain.calibrate import QUANTITIES  # noqa: E402
 from mixedrain.fit import SamplingWarning, fit_model  # noqa: E402
 from mixedrain.models import get_model  # noqa: E402
 from mixedrain.pooling import least_squares_by_group  # noqa: E402
 from mixedrain.prepare import prepare_data  # noqa: E402
+from mixedrain.ranks import N_THINNED  # noqa: E402
 from mixedrain.simulate import simulate_rainfall  # noqa: E402
 
 
@@ -96,6 +99,21 @@ def shrunk_fit(fake_posterior, prepared):
         )
 
     return build
+
+
+def _fake_sbc_study(n=50):
+    """A hand-made calibration table shaped like run_calibration's: random ranks, clean fits."""
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({f"rank_{q}": rng.integers(0, N_THINNED + 1, n) for q in QUANTITIES})
+    table = table.assign(divergences=0, sampling_warnings=0, min_ess_bulk=500.0, max_rhat=1.0, sampling_seconds=1.0, error="")
+    table.attrs.update(seed=1, n_thinned=N_THINNED, chains=2, draws=500, warmup=500, priors={})
+    return table
+
+
+@pytest.fixture(scope="session")
+def fake_sbc_study():
+    """Factory for hand-made calibration tables (no Stan): ``fake_sbc_study(n=50)``."""
+    return _fake_sbc_study
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,14 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
+from mixedrain.calibrate import QUANTITIES
 from mixedrain.plot import (
     plot_forecast_fan,
     plot_group_check,
     plot_interval_comparison,
     plot_pit,
     plot_rainfall_by_state,
+    plot_rank_ecdf,
     plot_recovery,
     plot_shrinkage,
 )
@@ -86,3 +88,11 @@ def test_pit_histogram():
     assert sum(patch.get_height() for patch in ax.patches if patch.get_width() < 0.5) == 100
     with pytest.raises(ValueError, match="between 0 and 1"):
         plot_pit([0.5, 1.2])
+
+
+def test_rank_ecdf_plot_has_one_labelled_panel_per_quantity(fake_sbc_study):
+    axes = plot_rank_ecdf(fake_sbc_study())
+    assert len(axes) == len(QUANTITIES)
+    assert all(ax.get_xlabel().startswith("rank of the true value") for ax in axes)
+    assert axes[0].get_ylabel() == "ECDF minus uniform CDF"
+    plt.close("all")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,10 +13,22 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from mixedrain.ranks import N_THINNED, band_probability, rank_cdf, rank_columns
+
 #: A palette readers with colour-vision deficiencies can tell apart (seaborn's "colorblind").
 PALETTE = sns.color_palette("colorblind")
 
 RAINFALL_LABEL = "Average rainfall (inches)"
+
+#: How a parameter or a calibrated quantity is written in figures.
+SYMBOLS: dict[str, str] = {
+    "mu_alpha": r"$\mu_\alpha$",
+    "mu_beta": r"$\mu_\beta$",
+    "sigma_alpha": r"$\sigma_\alpha$",
+    "sigma_beta": r"$\sigma_\beta$",
+    "sigma_y": r"$\sigma_y$",
+    "log_lik": r"$\log p(y \mid \theta)$",
+}
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (7, 4)) -> Axes:
@@ -302,3 +316,68 @@ def plot_pit(pit: Sequence[float] | np.ndarray, ax: Axes | None = None, bins: in
            xlim=(0, 1))  # fmt: skip
     ax.legend(fontsize="small", loc="upper center")
     return ax
+
+
+def plot_rank_ecdf(
+    ranks: pd.DataFrame,
+    n_thinned: int = N_THINNED,
+    family_level: float = 0.95,
+    axes: np.ndarray | None = None,
+):
+    """Draw each quantity's rank ECDF minus the uniform CDF, inside ArviZ's simultaneous band.
+
+    One panel per quantity. A calibrated program keeps every line inside its
+    grey band (all together with probability ``family_level``); a line above
+    the band means too many low ranks (the truth sits below the posterior), a
+    line below it too many high ranks.
+
+    Parameters
+    ----------
+    ranks : pandas.DataFrame
+        The table of :func:`mixedrain.calibrate.run_calibration` (or any with
+        ``rank_<quantity>`` columns).
+    n_thinned : int
+        The largest possible rank.
+    family_level : float
+        Probability that a calibrated program stays inside every band.
+    axes : numpy.ndarray of matplotlib.axes.Axes, optional
+        One per quantity.
+
+    Returns
+    -------
+    numpy.ndarray
+        The axes, one per quantity.
+
+    Examples
+    --------
+    >>> fake = pd.DataFrame({"rank_mu_alpha": np.arange(100) % 100, "rank_sigma_y": np.arange(100) % 100})
+    >>> axes = plot_rank_ecdf(fake)
+    >>> len(axes), axes[1].get_xlabel()
+    (2, 'rank of the true value (0 to 99)')
+    """
+    table = rank_columns(ranks)
+    prob = band_probability(table.shape[1], family_level)
+    if axes is None:
+        n_columns = 3
+        n_rows = math.ceil(table.shape[1] / n_columns)
+        _, axes = plt.subplots(n_rows, n_columns, figsize=(9, 2.8 * n_rows), sharey=True, layout="constrained")
+    axes = np.ravel(axes)
+    for ax, (quantity, values) in zip(axes, table.items()):
+        az.plot_ecdf(
+            values.to_numpy().copy(),  # ArviZ sorts it in place
+            cdf=rank_cdf(n_thinned),
+            eval_points=np.arange(n_thinned + 1),
+            difference=True,
+            confidence_bands="optimized",
+            ci_prob=prob,
+            ax=ax,
+        )
+        ax.set_title(SYMBOLS.get(quantity, quantity))
+        ax.set_xlabel(f"rank of the true value (0 to {n_thinned})")
+        ax.axhline(0, color="grey", linewidth=0.5)
+    for ax in axes[: table.shape[1]]:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("ECDF minus uniform CDF")
+    for ax in axes[table.shape[1] :]:
+        ax.remove()
+    return axes[: table.shape[1]]
