@@ -11,6 +11,7 @@ import pytest
 matplotlib.use("Agg")  # tests draw figures without a screen
 
 from mixedrain.calibrate import QUANTITIES  # noqa: E402
+from mixedrain.data import load_sleepstudy  # noqa: E402
 from mixedrain.fit import SamplingWarning, fit_model  # noqa: E402
 from mixedrain.models import get_model  # noqa: E402
 from mixedrain.pooling import least_squares_by_group  # noqa: E402
@@ -48,6 +49,20 @@ def integrated_fit(prepared):
 @pytest.fixture(scope="session")
 def noncentered_fit(prepared):
     return fit_model(prepared, "noncentered")
+
+
+@pytest.fixture(scope="session")
+def sleepstudy_prepared():
+    """lme4's sleepstudy, prepared with its own column names: data that are not the book's rainfall."""
+    return prepare_data(load_sleepstudy(), group="Subject", predictor="Days", outcome="Reaction")
+
+
+@pytest.fixture(scope="session")
+def sleepstudy_fit(sleepstudy_prepared):
+    """A small correlated fit of sleepstudy (2 x 300 draws): enough for shapes, names and coarse values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)  # a short run may have an R-hat above 1.01
+        return fit_model(sleepstudy_prepared, "correlated_integrated", chains=2, draws=300, warmup=300, seed=6)
 
 
 def _fake_posterior(*, states, chains, draws, attrs=None, **values) -> az.InferenceData:

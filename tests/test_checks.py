@@ -94,3 +94,10 @@ def test_group_predictive_check_passes_the_right_model(centered_fit):
         assert rows["outside"].sum() <= 10, statistic
         # Posterior predictive p-values of a right model centre near 0.5 (mean of 51: sd about 0.04).
         assert 0.35 < rows["p_value"].mean() < 0.65, statistic
+
+
+@pytest.mark.stan
+def test_group_predictive_check_takes_the_group_column_from_the_fit(sleepstudy_fit):
+    check = group_predictive_check(sleepstudy_fit, ["sd"])
+    assert check.columns[0] == "Subject" and sorted(check["Subject"]) == sorted(sleepstudy_fit.posterior["Subject"].values)
+    assert check["p_value"].between(0, 1).all()

@@ -65,3 +65,18 @@ def test_shrinkage_fraction_is_a_named_series(shrunk_fit, prepared):
     idata = shrunk_fit(0.5)
     result = shrinkage_fraction(pooling_estimates(prepared, idata), idata)
     assert isinstance(result, pd.Series) and result.name == "shrinkage"
+
+
+@pytest.mark.stan
+def test_pooling_takes_the_group_column_from_the_data(sleepstudy_fit, sleepstudy_prepared):
+    estimates = pooling_estimates(sleepstudy_prepared, sleepstudy_fit)
+    assert estimates.columns.tolist() == ["Subject", "method", "intercept", "slope"] and len(estimates) == 3 * 18
+    own = sleepstudy_prepared.frame.query("Subject == '308'")
+    slope, intercept = np.polyfit(own["Days"], own["Reaction"], 1)
+    row = estimates.query("Subject == '308' and method == 'no pooling'").iloc[0]
+    assert (row["intercept"], row["slope"]) == pytest.approx((intercept, slope))
+    partial = estimates.query("Subject == '308' and method == 'partial pooling'").iloc[0]
+    assert partial["slope"] == pytest.approx(float(sleepstudy_fit.posterior["beta"].sel(Subject="308").mean()))
+    # 18 subjects of 10 days each: each keeps most of its own line, but not all of it.
+    shrinkage = shrinkage_fraction(estimates, sleepstudy_fit)
+    assert ((shrinkage > 0) & (shrinkage < 1)).all(), shrinkage

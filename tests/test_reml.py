@@ -4,7 +4,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedrain.data import load_sleepstudy, sleepstudy_lme4_reml
+from mixedrain.data import sleepstudy_lme4_reml
 from mixedrain.models import get_model
 from mixedrain.prepare import prepare_data
 from mixedrain.reml import fit_mixedlm, mixedlm_estimates, mixedlm_intervals, posterior_vs_mixedlm
@@ -31,11 +31,6 @@ def test_posterior_means_and_reml_agree(centered_fit, prepared):
     assert gap.max() < 0.5, table
     fixed = table.loc[["mu_alpha", "mu_beta"]]
     assert (fixed["reml_std_error"] / fixed["posterior_sd"]).between(0.8, 1.25).all(), table
-
-
-@pytest.fixture(scope="module")
-def sleepstudy_prepared():
-    return prepare_data(load_sleepstudy(), group="Subject", predictor="Days", outcome="Reaction")
 
 
 def test_correlated_reml_reproduces_lme4_on_sleepstudy(sleepstudy_prepared):
