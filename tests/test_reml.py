@@ -8,13 +8,13 @@ from mixedrain.data import sleepstudy_lme4_reml
 from mixedrain.models import get_model
 from mixedrain.prepare import prepare_data
 from mixedrain.reml import fit_mixedlm, mixedlm_estimates, mixedlm_intervals, posterior_vs_mixedlm
-from mixedrain.simulate import SimulationParameters, simulate_rainfall_numpy
+from mixedrain.simulate import SimulationParameters, simulate_rainfall_datasets
 
 
 def test_mixedlm_reports_standard_deviations_not_variances():
     # 400 states: REML estimates are close to the truth, so a variance reported as an sd would show.
     params = SimulationParameters(states=tuple(f"S{i}" for i in range(400)))
-    data = simulate_rainfall_numpy(params, rng=5)
+    data = simulate_rainfall_datasets(params, rng=5)
     estimates = mixedlm_estimates(fit_mixedlm(prepare_data(data)))["estimate"]
     assert estimates["mu_alpha"] == pytest.approx(20.1, abs=0.8)
     assert estimates["mu_beta"] == pytest.approx(5.0, abs=0.4)

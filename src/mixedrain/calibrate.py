@@ -48,7 +48,7 @@ from mixedrain.fit import SamplingWarning, fit_model
 from mixedrain.models import get_model, resolve_priors
 from mixedrain.prepare import prepare_data
 from mixedrain.ranks import N_THINNED, rank_statistic, thin, uniformity_test, uniformity_verdict
-from mixedrain.simulate import SimulationParameters, observed, simulate_rainfall, simulate_rainfall_numpy
+from mixedrain.simulate import SimulationParameters, observed, simulate_rainfall, simulate_rainfall_datasets
 
 __all__ = [
     "MODEL",
@@ -168,7 +168,7 @@ def simulate_replication(priors: Mapping[str, float], rng: np.random.Generator) 
         the true intercept and slope of each row's state).
     """
     truth = draw_from_prior(priors, rng).iloc[0].to_dict()
-    data = simulate_rainfall_numpy(simulation_parameters(truth), rng=rng)
+    data = simulate_rainfall_datasets(simulation_parameters(truth), rng=rng)
     return truth, data
 
 
