@@ -6,7 +6,7 @@ What it measures
 2. Sampling, 4 chains x (1000 warm-up + 1000 draws), on four data sets from
    the seed's process: its own 51 states x 10 years
    (``prepare_data(simulate_rainfall())``), 500 x 10, 5,000 x 10 and
-   51 x 100 (:func:`mixedrain.simulate.simulate_rainfall_numpy`, states
+   51 x 100 (:func:`mixedrain.simulate.simulate_rainfall_datasets`, states
    labelled uniquely), each with four programs:
 
    * the book's default model (``fit_model``'s default, ``"integrated"``:
@@ -120,13 +120,13 @@ class DataSet:
 
     def prepare(self):
         from mixedrain.prepare import prepare_data
-        from mixedrain.simulate import STATES, YEARS, SimulationParameters, simulate_rainfall, simulate_rainfall_numpy
+        from mixedrain.simulate import STATES, YEARS, SimulationParameters, simulate_rainfall, simulate_rainfall_datasets
 
         if self.name == "seed":
             return prepare_data(simulate_rainfall())
         states = STATES if self.groups == len(STATES) else tuple(f"S{i:04d}" for i in range(1, self.groups + 1))
         years = tuple(range(YEARS[-1] - self.years + 1, YEARS[-1] + 1))
-        frame = simulate_rainfall_numpy(SimulationParameters(states=states, years=years), rng=DATA_SEED)
+        frame = simulate_rainfall_datasets(SimulationParameters(states=states, years=years), rng=DATA_SEED)
         return prepare_data(frame.drop(columns="dataset"))
 
 
@@ -181,7 +181,7 @@ def fit_baseline(prepared):
 
 
 def measure(prepared, program: str) -> dict:
-    from mixedrain.compare import sampling_efficiency
+    from mixedrain.diagnostics import sampling_efficiency
     from mixedrain.models import get_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -236,7 +236,7 @@ def sample_all(data_sets, programs, max_seconds: float) -> dict:
 
 
 def mixedlm_seconds(data_sets) -> dict:
-    from mixedrain.compare import fit_mixedlm
+    from mixedrain.reml import fit_mixedlm
 
     seconds = {}
     for data in data_sets:

@@ -5,14 +5,14 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mixedrain.compare import posterior_vs_truth
 from mixedrain.fit import SamplingWarning, fit_model
 from mixedrain.models import MODEL_NAMES, get_model, resolve_priors
 from mixedrain.prepare import prepare_data
+from mixedrain.truth import posterior_vs_truth
 
 HYPERPARAMETERS = get_model("centered").hyperparameters
 from mixedrain.fit import CentringWarning
-from mixedrain.simulate import STATES, simulate_rainfall_numpy, true_hyperparameters
+from mixedrain.simulate import STATES, simulate_rainfall_datasets, true_hyperparameters
 
 pytestmark = pytest.mark.stan
 
@@ -210,7 +210,7 @@ def test_correlated_model_recovers_a_known_correlation():
     # Centring the seed's year index at 5.5 makes each state's intercept alpha + 5.5 * beta: with
     # sigma_alpha = 5 and sigma_beta = 2 it correlates with the slope at 11 / sqrt(146) = 0.91.
     # 102 simulated states pin rho down to a posterior sd of a few hundredths.
-    simulated = simulate_rainfall_numpy(rng=11, n_datasets=2)
+    simulated = simulate_rainfall_datasets(rng=11, n_datasets=2)
     simulated["state"] = simulated["dataset"].astype(str) + "-" + simulated["state"]
     prepared = prepare_data(simulated, centre=5.5)
     truth = true_hyperparameters(centre=5.5, correlation=True)

@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mixedrain.compare import fit_mixedlm
 from mixedrain.fit import fit_model
 from mixedrain.forecast import (
     forecast_rainfall,
@@ -18,6 +17,7 @@ from mixedrain.forecast import (
     summarise_forecast,
 )
 from mixedrain.prepare import prepare_data
+from mixedrain.reml import fit_mixedlm
 
 N_DRAWS = 4000
 
@@ -119,7 +119,7 @@ def test_no_pooling_intervals_are_calibrated():
 
 def test_oracle_is_the_seeds_formula(simulated):
     oracle = oracle_forecast(simulated, "AL", 2025)
-    assert oracle["predictor"] == 16
+    assert oracle["x"] == 16
     assert oracle["seed_mean"] == pytest.approx(25.271098 + 4.548885 * 16, abs=1e-5)
     assert oracle["mean"] == pytest.approx(oracle["seed_mean"] + 0.1)
     assert oracle["sd"] == 5
@@ -345,3 +345,46 @@ def test_gamma_fit_forecasts_only_positive_rainfall():
     assert len(draws) == 2 * 10 * 400
     assert np.isfinite(draws["rainfall"]).all() and (draws["rainfall"] > 0).all()
     assert (draws["expected_rainfall"] > 0).all()
+
+
+# --- Data that are not the book's rainfall: lme4's sleepstudy, with its own column names ------------
+
+
+@pytest.mark.stan
+def test_forecast_names_its_columns_after_the_fits_data(sleepstudy_fit, sleepstudy_prepared):
+    draws = forecast_rainfall(sleepstudy_fit, ["308", "new"], [0, 12], outcome="Reaction")
+    assert list(draws.columns) == ["Subject", "Days", "draw", "seen", "expected_Reaction", "Reaction"]
+    assert draws.attrs == {"group": "Subject", "predictor": "Days", "outcome": "Reaction"}
+    posterior = sleepstudy_fit.posterior
+    seen = draws[(draws["Subject"] == "308") & (draws["Days"] == 12)]
+    line = posterior["alpha"].sel(Subject="308") + 12 * posterior["beta"].sel(Subject="308")
+    # The same posterior draws, in the same order: no new randomness in a seen subject's line.
+    np.testing.assert_allclose(seen["expected_Reaction"].to_numpy(), line.transpose("chain", "draw").to_numpy().ravel())
+    # A new subject's day-0 line is a draw from the population: its mean is mu_alpha's, to 4 Monte Carlo errors.
+    new = draws[(draws["Subject"] == "new") & (draws["Days"] == 0)]["expected_Reaction"]
+    assert new.mean() == pytest.approx(float(posterior["mu_alpha"].mean()), abs=4 * new.std() / np.sqrt(len(new)))
+
+    summary = summarise_forecast(draws)
+    assert summary.columns[:3].tolist() == ["Subject", "Days", "mean"] and len(summary) == 4
+    parts = predictive_variance_parts(draws, sleepstudy_fit)
+    assert parts.columns[:2].tolist() == ["Subject", "Days"]
+    # 600 draws estimate a variance to about 6% (sqrt(2 / 600)); 20% is more than 3 of those.
+    np.testing.assert_allclose(parts["total_variance"], parts["sampled_variance"], rtol=0.2)
+    day_12 = pd.DataFrame({"Subject": ["308"], "Days": [12], "Reaction": [float(summary["median"].iloc[1])]})
+    assert interval_coverage(summary, day_12)["coverage"].tolist() == [1.0, 1.0]  # the median is in every interval
+    assert pit_values(draws, day_12)["pit"].iloc[0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_no_pooling_and_plugin_forecasts_take_the_datas_names(sleepstudy_prepared):
+    frame = sleepstudy_prepared.frame
+    own = frame[frame["Subject"] == "308"]
+    slope, intercept = np.polyfit(own["Days"], own["Reaction"], 1)
+    baseline = no_pooling_forecast(frame, ["308"], [12], group="Subject", predictor="Days", outcome="Reaction")
+    assert baseline.columns[:2].tolist() == ["Subject", "Days"]
+    assert baseline["mean"].iloc[0] == pytest.approx(intercept + 12 * slope)
+    plugin = reml_plugin_forecast(fit_mixedlm(sleepstudy_prepared, correlated=True), sleepstudy_prepared, ["308"], [12])
+    assert plugin.columns[:2].tolist() == ["Subject", "Days"] and plugin.attrs["outcome"] == "Reaction"
+    # lme4's coef(fm1) for subject 308 is (253.66, 19.67): statsmodels' BLUPs agree to a few hundredths.
+    assert plugin["mean"].iloc[0] == pytest.approx(253.66 + 12 * 19.67, abs=0.5)
+    with pytest.raises(ValueError, match="Subject"):
+        reml_plugin_forecast(fit_mixedlm(sleepstudy_prepared), sleepstudy_prepared, ["999"], [12])

@@ -4,15 +4,19 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
+from mixedrain.calibrate import QUANTITIES
+from mixedrain.forecast import forecast_rainfall, summarise_forecast
 from mixedrain.plot import (
     plot_forecast_fan,
     plot_group_check,
     plot_interval_comparison,
     plot_pit,
     plot_rainfall_by_state,
+    plot_rank_ecdf,
     plot_recovery,
     plot_shrinkage,
 )
+from mixedrain.pooling import pooling_estimates
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +90,32 @@ def test_pit_histogram():
     assert sum(patch.get_height() for patch in ax.patches if patch.get_width() < 0.5) == 100
     with pytest.raises(ValueError, match="between 0 and 1"):
         plot_pit([0.5, 1.2])
+
+
+def test_rank_ecdf_plot_has_one_labelled_panel_per_quantity(fake_sbc_study):
+    axes = plot_rank_ecdf(fake_sbc_study())
+    assert len(axes) == len(QUANTITIES)
+    assert all(ax.get_xlabel().startswith("rank of the true value") for ax in axes)
+    assert axes[0].get_ylabel() == "ECDF minus uniform CDF"
+    plt.close("all")
+
+
+# --- Data that are not the book's rainfall: lme4's sleepstudy, with its own column names ------------
+
+
+def test_data_by_group_with_the_datas_names(sleepstudy_prepared):
+    ax = plot_rainfall_by_state(sleepstudy_prepared.frame, ["308", "309"], group="Subject", predictor="Days", outcome="Reaction")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_legend().get_title().get_text()) == ("Days", "Reaction", "Subject")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["308", "309"]
+
+
+@pytest.mark.stan
+def test_forecast_fan_and_shrinkage_of_a_sleepstudy_fit(sleepstudy_fit, sleepstudy_prepared):
+    summary = summarise_forecast(forecast_rainfall(sleepstudy_fit, ["308"], range(10, 15), outcome="Reaction"))
+    ax = plot_forecast_fan(summary, "308", observed=sleepstudy_prepared.frame)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("Days", "Reaction", "308")
+    observed_points = [line for line in ax.get_lines() if line.get_label() == "Observed"][0]
+    assert observed_points.get_xdata().tolist() == list(range(10))
+    ax = plot_shrinkage(pooling_estimates(sleepstudy_prepared, sleepstudy_fit))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Intercept (Reaction at x = 0)", "Slope (Reaction per unit of Days)")
+    assert len(ax.texts) == 18  # one arrow per subject

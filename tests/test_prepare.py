@@ -31,7 +31,7 @@ def test_centring():
     assert prepare_data(small_frame(), centre=True).stan_data["x"] == [-0.5, 0.5] * 3
     prepared = prepare_data(small_frame(), centre=1.0, first_year=2009)
     assert prepared.stan_data["x"] == [1.0, 2.0] * 3
-    assert prepared.predictor([2025]).tolist() == [16.0]
+    assert prepared.to_x([2025]).tolist() == [16.0]
 
 
 # Each bad input on its own, with the words its error must contain.
@@ -133,7 +133,7 @@ def test_prepare_properties(df, centre):
     # The predictor is the year index shifted by the centre, and predictor() agrees with it.
     expected_x = df["year"] - df["year"].min() + 1 - prepared.centre
     np.testing.assert_allclose(data["x"], expected_x)
-    np.testing.assert_allclose(prepared.predictor(df["year"].to_numpy()), expected_x)
+    np.testing.assert_allclose(prepared.to_x(df["year"].to_numpy()), expected_x)
     if centre:
         assert abs(np.mean(data["x"])) < 1e-9 * max(1.0, len(df))
     assert data["y"] == df["rainfall"].tolist()
@@ -163,10 +163,10 @@ def test_a_numeric_predictor_is_used_as_it_stands():
     prepared = prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction")
     assert prepared.stan_data["x"] == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
     assert prepared.first_year is None and prepared.predictor_column == "Days"
-    assert prepared.predictor([9]).tolist() == [9.0]
+    assert prepared.to_x([9]).tolist() == [9.0]
     centred = prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction", centre=True)
     assert centred.stan_data["x"] == [-1.0, 0.0, 1.0, -1.0, 0.0, 1.0]
-    assert centred.predictor([1]).tolist() == [0.0]
+    assert centred.to_x([1]).tolist() == [0.0]
     # Non-whole values are fine for a predictor (they are not years).
     halves = sleep_frame().assign(Days=[0, 0.5, 1, 0, 0.5, 1])
     assert prepare_data(halves, group="Subject", predictor="Days", outcome="Reaction").stan_data["x"][1] == 0.5

@@ -13,7 +13,7 @@ from mixedrain.simulate import (
     SimulationParameters,
     observed,
     simulate_rainfall,
-    simulate_rainfall_numpy,
+    simulate_rainfall_datasets,
     true_hyperparameters,
     true_state_effects,
 )
@@ -82,7 +82,7 @@ def test_code_variant_multiplies_the_calendar_year():
 
 def test_numpy_path_has_the_right_distribution():
     params = SimulationParameters()
-    sims = simulate_rainfall_numpy(params, rng=7, n_datasets=200)
+    sims = simulate_rainfall_datasets(params, rng=7, n_datasets=200)
     assert len(sims) == 200 * 510
     per_state = sims.groupby(["dataset", "state"]).first()
     n = len(per_state)  # 10,200 independent intercepts and slopes
@@ -96,9 +96,9 @@ def test_numpy_path_has_the_right_distribution():
 
 
 def test_numpy_path_is_reproducible_and_seeded():
-    a = simulate_rainfall_numpy(rng=1)
-    pd.testing.assert_frame_equal(a, simulate_rainfall_numpy(rng=1))
-    assert not a["rainfall"].equals(simulate_rainfall_numpy(rng=2)["rainfall"])
+    a = simulate_rainfall_datasets(rng=1)
+    pd.testing.assert_frame_equal(a, simulate_rainfall_datasets(rng=1))
+    assert not a["rainfall"].equals(simulate_rainfall_datasets(rng=2)["rainfall"])
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_unknown_variant_and_wrong_type():
     with pytest.raises(TypeError, match="SimulationParameters"):
         simulate_rainfall(42)
     with pytest.raises(ValueError, match="n_datasets"):
-        simulate_rainfall_numpy(n_datasets=0)
+        simulate_rainfall_datasets(n_datasets=0)
 
 
 def test_true_hyperparameters_absorb_the_error_mean_and_follow_centring():
@@ -141,7 +141,7 @@ def test_true_state_effects_match_the_seed_worked_example():
 
 
 def test_true_state_effects_refuses_several_data_sets_and_missing_truth():
-    sims = simulate_rainfall_numpy(n_datasets=2, rng=1)
+    sims = simulate_rainfall_datasets(n_datasets=2, rng=1)
     with pytest.raises(ValueError, match="several data sets"):
         true_state_effects(sims)
     assert len(true_state_effects(sims[sims["dataset"] == 1])) == len(STATES)
@@ -219,21 +219,21 @@ def test_positive_rainfall_spread_grows_with_the_level():
 def test_numpy_simulation_takes_a_family():
     params = PositiveSimulationParameters()
     pd.testing.assert_frame_equal(
-        simulate_rainfall_numpy(params, rng=5, n_datasets=2, family="gamma"),
+        simulate_rainfall_datasets(params, rng=5, n_datasets=2, family="gamma"),
         simulate_positive_rainfall(params, rng=5, n_datasets=2),
     )
     # The Gaussian family is the default, and its output is unchanged by the option.
-    pd.testing.assert_frame_equal(simulate_rainfall_numpy(rng=5), simulate_rainfall_numpy(rng=5, family="gaussian"))
+    pd.testing.assert_frame_equal(simulate_rainfall_datasets(rng=5), simulate_rainfall_datasets(rng=5, family="gaussian"))
     pd.testing.assert_frame_equal(simulate_positive_rainfall(), simulate_positive_rainfall(rng=params.seed))
 
 
 def test_bad_family_or_mismatched_parameters_are_named():
     with pytest.raises(ValueError, match="unknown family 'tweedie'"):
-        simulate_rainfall_numpy(family="tweedie")
+        simulate_rainfall_datasets(family="tweedie")
     with pytest.raises(TypeError, match="family='gamma' needs PositiveSimulationParameters"):
-        simulate_rainfall_numpy("text", family="gamma")
+        simulate_rainfall_datasets("text", family="gamma")
     with pytest.raises(TypeError, match="pass family='gamma'"):
-        simulate_rainfall_numpy(PositiveSimulationParameters())
+        simulate_rainfall_datasets(PositiveSimulationParameters())
     with pytest.raises(TypeError, match="PositiveSimulationParameters"):
         simulate_positive_rainfall(SimulationParameters())
     with pytest.raises(ValueError, match="n_datasets"):

@@ -15,6 +15,9 @@ If the program and the sampler are right, each rank is uniform on
 draws as any other. A U-shaped rank distribution means posteriors that are
 too narrow, a hump posteriors too wide, a slope a bias.
 
+This module runs the study; :mod:`mixedrain.ranks` ranks and tests, and
+:mod:`mixedrain.calibration_record` writes and reads a run's record.
+
 The prior that generates must be the prior that fits: :func:`study_priors`
 fixes one set of prior settings (the book's default priors, scaled to the
 seed's data set) for every replication.
@@ -29,10 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import functools
-import math
-import os
-import platform
 import sys
 import time
 import warnings
@@ -42,40 +41,38 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pandas as pd
-from arviz.stats.ecdf_utils import ecdf_confidence_band
-from scipy import stats
 
+from mixedrain.calibration_record import load_average, write_record
 from mixedrain.families import get_family
 from mixedrain.fit import SamplingWarning, fit_model
 from mixedrain.models import get_model, resolve_priors
 from mixedrain.prepare import prepare_data
-from mixedrain.simulate import SimulationParameters, observed, simulate_rainfall, simulate_rainfall_numpy
+from mixedrain.ranks import N_THINNED, rank_statistic, thin, uniformity_test, uniformity_verdict
+from mixedrain.simulate import SimulationParameters, observed, simulate_rainfall, simulate_rainfall_datasets
+
+__all__ = [
+    "MODEL",
+    "QUANTITIES",
+    "SAMPLER",
+    "counting_sampling_warnings",
+    "draw_from_prior",
+    "main",
+    "run_calibration",
+    "run_replication",
+    "simulate_replication",
+    "simulation_parameters",
+    "study_priors",
+]
 
 #: The model under test: the book's first program (the default "integrated" model shares it).
 MODEL = "centered"
-
-#: Posterior draws kept per fit after thinning; ranks run from 0 to this number.
-N_THINNED = 99
 
 #: The quantities ranked: the five hyperparameters and the data's log-likelihood,
 #: which Modrák et al. (2023) show catches errors the parameters alone miss.
 QUANTITIES: tuple[str, ...] = (*get_model(MODEL).hyperparameters, "log_lik")
 
-#: How a quantity is written in figures.
-SYMBOLS: dict[str, str] = {
-    "mu_alpha": r"$\mu_\alpha$",
-    "mu_beta": r"$\mu_\beta$",
-    "sigma_alpha": r"$\sigma_\alpha$",
-    "sigma_beta": r"$\sigma_\beta$",
-    "sigma_y": r"$\sigma_y$",
-    "log_lik": r"$\log p(y \mid \theta)$",
-}
-
 #: Sampler settings of every SBC fit (see the appendix for why these).
 SAMPLER = {"chains": 2, "draws": 500, "warmup": 500}
-
-#: Where the repository keeps its recorded large run (the package is installed editable from ``src/``).
-RECORDED_RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "calibration"
 
 
 def study_priors() -> dict[str, float]:
@@ -155,57 +152,6 @@ def simulation_parameters(draw: Mapping[str, float], seed: int = 0) -> Simulatio
     )
 
 
-def thin(draws: np.ndarray, n_thinned: int = N_THINNED) -> np.ndarray:
-    """Keep ``n_thinned`` draws evenly spaced over all chains (chains laid end to end).
-
-    Ranks are uniform only among independent draws (Talts et al. 2018): with
-    2 x 500 draws and 99 kept, consecutive kept draws are about 10 iterations
-    apart, and the study records each fit's bulk ESS to show when that is not
-    enough.
-
-    Parameters
-    ----------
-    draws : numpy.ndarray
-        Shape ``(chain, draw, ...)``.
-    n_thinned : int
-        Draws to keep; at most ``chain * draw``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(n_thinned, ...)``.
-
-    Examples
-    --------
-    >>> thin(np.arange(20.0).reshape(2, 10), 4).tolist()
-    [0.0, 6.0, 13.0, 19.0]
-    """
-    draws = np.asarray(draws, dtype=float)
-    flat = draws.reshape(draws.shape[0] * draws.shape[1], *draws.shape[2:])
-    if not 1 <= n_thinned <= len(flat):
-        raise ValueError(f"n_thinned must be between 1 and the {len(flat)} draws, got {n_thinned!r}")
-    return flat[np.round(np.linspace(0, len(flat) - 1, n_thinned)).astype(int)]
-
-
-def rank_statistic(draws: np.ndarray, truth: float) -> int:
-    """The number of draws below the true value: the SBC rank, from 0 to ``len(draws)``.
-
-    For a continuous parameter a draw equals the truth with probability 0, so
-    ties are not broken.
-
-    Examples
-    --------
-    >>> rank_statistic(np.array([0.1, 0.5, 0.9]), 0.6)
-    2
-    """
-    draws = np.asarray(draws, dtype=float)
-    if draws.ndim != 1 or draws.size == 0:
-        raise ValueError("draws must be a non-empty one-dimensional array")
-    if not math.isfinite(truth):
-        raise ValueError(f"the true value must be finite, got {truth!r}")
-    return int(np.sum(draws < truth))
-
-
 def _log_likelihood(y: np.ndarray, codes: np.ndarray, x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, sigma_y) -> np.ndarray:
     """The data's total log-likelihood at each set of values (alpha, beta: (..., J); sigma_y: (...))."""
     eta = alpha[..., codes] + beta[..., codes] * x
@@ -222,7 +168,7 @@ def simulate_replication(priors: Mapping[str, float], rng: np.random.Generator) 
         the true intercept and slope of each row's state).
     """
     truth = draw_from_prior(priors, rng).iloc[0].to_dict()
-    data = simulate_rainfall_numpy(simulation_parameters(truth), rng=rng)
+    data = simulate_rainfall_datasets(simulation_parameters(truth), rng=rng)
     return truth, data
 
 
@@ -374,286 +320,6 @@ def run_calibration(
     return table
 
 
-def rank_columns(ranks: pd.DataFrame) -> pd.DataFrame:
-    """The ranks alone, one column per quantity (named without ``rank_``), failed fits left out."""
-    columns = [name for name in ranks.columns if str(name).startswith("rank_")]
-    if not columns:
-        raise ValueError("no rank_<quantity> columns: pass the table run_calibration returns")
-    return ranks[columns].dropna().astype(int).rename(columns=lambda name: name.removeprefix("rank_"))
-
-
-def band_probability(n_quantities: int, family_level: float = 0.95) -> float:
-    """Each quantity's band probability so that all of them hold together with ``family_level``.
-
-    With several quantities, one ECDF leaving its 95% band is more likely than
-    5% even when all are calibrated; Bonferroni's correction gives each band
-    ``1 - (1 - family_level) / n_quantities``.
-
-    Examples
-    --------
-    >>> round(band_probability(5), 4)
-    0.99
-    """
-    if not 0 < family_level < 1 or n_quantities < 1:
-        raise ValueError("family_level must be in (0, 1) and n_quantities at least 1")
-    return 1 - (1 - family_level) / n_quantities
-
-
-@functools.lru_cache(maxsize=32)
-def _band_counts(n: int, n_thinned: int, prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's simultaneous band (Säilynoja et al. 2022) for ``n`` uniform ranks, as counts of ranks <= k."""
-    eval_points = np.arange(n_thinned + 1)
-    lower, upper = ecdf_confidence_band(n, eval_points, _rank_cdf(n_thinned)(eval_points), prob=prob, method="optimized")
-    return np.round(lower * n).astype(int), np.round(upper * n).astype(int)
-
-
-def _rank_cdf(n_thinned: int) -> Callable[[np.ndarray], np.ndarray]:
-    return stats.randint(0, n_thinned + 1).cdf
-
-
-def uniformity_test(ranks: pd.DataFrame, n_thinned: int = N_THINNED, family_level: float = 0.95) -> pd.DataFrame:
-    """Does each quantity's rank ECDF stay inside its simultaneous band?
-
-    The band is the one ArviZ draws (``az.plot_ecdf(..., confidence_bands=
-    "optimized")``, Säilynoja et al. 2022): if the ranks are uniform, the whole
-    ECDF lies inside it with probability ``prob``. Each band gets
-    :func:`band_probability`, so a calibrated program fails any quantity with
-    probability at most ``1 - family_level``.
-
-    Parameters
-    ----------
-    ranks : pandas.DataFrame
-        The table of :func:`run_calibration` (or any with ``rank_<q>`` columns).
-    n_thinned : int
-        The largest possible rank.
-    family_level : float
-        Probability that a calibrated program passes on every quantity.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by quantity: ``n`` ranks, ``inside`` (bool), ``worst_rank``
-        (where the ECDF is most extreme: the smallest binomial tail
-        probability of its count, the scale the band is built on),
-        ``ecdf_minus_uniform`` there, ``direction`` (where the ECDF leaves
-        the band: "too many low ranks", "too few high ranks", "too few low
-        ranks", "too many high ranks", two of them joined by "and" (a U shape
-        is "too many low ranks and too many high ranks"), or "" inside) and the
-        band's ``prob``.
-
-    Examples
-    --------
-    >>> fake = pd.DataFrame({"rank_mu_alpha": np.arange(100) % 100})
-    >>> bool(uniformity_test(fake).loc["mu_alpha", "inside"])
-    True
-    """
-    table = rank_columns(ranks)
-    if ((table < 0) | (table > n_thinned)).any().any():
-        raise ValueError(f"ranks must lie in 0..{n_thinned}")
-    prob = band_probability(table.shape[1], family_level)
-    eval_points = np.arange(n_thinned + 1)
-    uniform = _rank_cdf(n_thinned)(eval_points)
-    rows = {}
-    for quantity, values in table.items():
-        n = len(values)
-        lower, upper = _band_counts(n, n_thinned, prob)
-        counts = np.searchsorted(np.sort(values.to_numpy()), eval_points, side="right")
-        inside = bool(np.all((lower <= counts) & (counts <= upper)))
-        # The most extreme point is the one with the smallest binomial tail probability, the scale on
-        # which the band is built (a common pointwise level); the last rank, where the ECDF is 1, cannot be.
-        p, c = uniform[:-1], counts[:-1]
-        tail = np.minimum(stats.binom.cdf(c, n, p), stats.binom.sf(c - 1, n, p))
-        worst = int(np.argmin(tail))
-        rows[quantity] = {
-            "n": n,
-            "inside": inside,
-            "worst_rank": worst,
-            "ecdf_minus_uniform": float(counts[worst] / n - uniform[worst]),
-            "direction": _direction(counts - upper, lower - counts, n_thinned),
-            "prob": prob,
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quantity")
-
-
-def _direction(above: np.ndarray, below: np.ndarray, n_thinned: int) -> str:
-    """Say where an ECDF leaves its band: above it at rank k means too many ranks <= k, below it too few."""
-    phrases = []  # (rank, phrase), told from low ranks to high
-    if above.max() > 0:
-        k = int(np.argmax(above))
-        phrases.append((k, "too many low ranks" if k < n_thinned / 2 else "too few high ranks"))
-    if below.max() > 0:
-        k = int(np.argmax(below))
-        phrases.append((k, "too few low ranks" if k < n_thinned / 2 else "too many high ranks"))
-    return " and ".join(phrase for _, phrase in sorted(phrases))
-
-
-def verdict(test: pd.DataFrame) -> str:
-    """One plain sentence saying what :func:`uniformity_test` found, whatever it found.
-
-    Examples
-    --------
-    >>> fake = pd.DataFrame({"rank_mu_alpha": np.arange(100) % 100, "rank_sigma_y": np.zeros(100, int)})
-    >>> verdict(uniformity_test(fake))
-    "`sigma_y`'s ranks leave the band (too many low ranks); `mu_alpha`'s ranks stay inside it."
-    """
-    failed = test.index[~test["inside"]].tolist()
-    passed = test.index[test["inside"]].tolist()
-
-    def listed(names: Sequence[str]) -> str:
-        names = [f"`{name}`'s" for name in names]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    if not failed:
-        return (
-            f"The ranks of all {len(passed)} quantities stay inside their simultaneous bands: "
-            f"they are consistent with uniform, so these {int(test['n'].min())} replications find no miscalibration."
-        )
-    reasons = "; ".join(f"`{name}`'s ranks leave the band ({test.loc[name, 'direction']})" for name in failed)
-    if passed:
-        return f"{reasons}; {listed(passed)} ranks stay inside it."
-    return f"{reasons}."
-
-
-def plot_rank_ecdf(
-    ranks: pd.DataFrame,
-    n_thinned: int = N_THINNED,
-    family_level: float = 0.95,
-    axes: np.ndarray | None = None,
-):
-    """Draw each quantity's rank ECDF minus the uniform CDF, inside ArviZ's simultaneous band.
-
-    One panel per quantity. A calibrated program keeps every line inside its
-    grey band (all together with probability ``family_level``); a line above
-    the band means too many low ranks (the truth sits below the posterior), a
-    line below it too many high ranks.
-
-    Returns
-    -------
-    numpy.ndarray
-        The axes, one per quantity.
-    """
-    import matplotlib.pyplot as plt
-
-    table = rank_columns(ranks)
-    prob = band_probability(table.shape[1], family_level)
-    if axes is None:
-        n_columns = 3
-        n_rows = math.ceil(table.shape[1] / n_columns)
-        _, axes = plt.subplots(n_rows, n_columns, figsize=(9, 2.8 * n_rows), sharey=True, layout="constrained")
-    axes = np.ravel(axes)
-    for ax, (quantity, values) in zip(axes, table.items()):
-        az.plot_ecdf(
-            values.to_numpy().copy(),  # ArviZ sorts it in place
-            cdf=_rank_cdf(n_thinned),
-            eval_points=np.arange(n_thinned + 1),
-            difference=True,
-            confidence_bands="optimized",
-            ci_prob=prob,
-            ax=ax,
-        )
-        ax.set_title(SYMBOLS.get(quantity, quantity))
-        ax.set_xlabel(f"rank of the true value (0 to {n_thinned})")
-        ax.axhline(0, color="grey", linewidth=0.5)
-    for ax in axes[: table.shape[1]]:
-        if ax.get_subplotspec().is_first_col():
-            ax.set_ylabel("ECDF minus uniform CDF")
-    for ax in axes[table.shape[1] :]:
-        ax.remove()
-    return axes[: table.shape[1]]
-
-
-def _load_average() -> str:
-    try:
-        return " ".join(f"{value:.2f}" for value in os.getloadavg())
-    except OSError:
-        return "unavailable"
-
-
-def write_record(
-    ranks: pd.DataFrame,
-    output: Path,
-    *,
-    command: str,
-    started: str,
-    load_start: str,
-    seconds: float,
-    load_end: str | None = None,
-) -> None:
-    """Write ``ranks.csv`` and ``README.md`` (command, date, machine, load, runtime, verdict) to ``output``.
-
-    ``load_end`` defaults to the load average now, at the end of the run.
-    """
-    output.mkdir(parents=True, exist_ok=True)
-    ranks.to_csv(output / "ranks.csv", index=False)
-    test = uniformity_test(ranks, ranks.attrs.get("n_thinned", N_THINNED))
-    failed = ranks["error"].astype(bool)
-    fitted = ranks[~failed]
-    lines = [
-        "# Simulation-based calibration of the centered program: recorded large run",
-        "",
-        "Written by `python -m mixedrain.calibrate`; the appendix chapter `chapters/appendix_calibration.md`",
-        "reads `ranks.csv` from here.",
-        "",
-        "```",
-        command,
-        "```",
-        "",
-        f"- Started: {started}",
-        f"- Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
-        f"- Load average (1, 5, 15 min) at start: {load_start}; at end: {load_end or _load_average()}",
-        f"- Runtime: {seconds / 60:.1f} min (wall clock, while other work shared the machine)",
-        f"- Replications: {len(ranks)} ({int(failed.sum())} fits failed and have no ranks)",
-        f"- Sampler per fit: {ranks.attrs.get('chains')} chains x {ranks.attrs.get('draws')} draws after "
-        f"{ranks.attrs.get('warmup')} warm-up; ranks among {ranks.attrs.get('n_thinned')} thinned draws; study seed "
-        f"{ranks.attrs.get('seed')}",
-        f"- Prior settings, the same for simulating and fitting: {ranks.attrs.get('priors')}",
-        f"- Fits with any divergent transition: {int((fitted['divergences'] > 0).sum())} "
-        f"(total divergent transitions {int(fitted['divergences'].sum())}); fits with a SamplingWarning: "
-        f"{int((fitted['sampling_warnings'] > 0).sum())}; fits with a hyperparameter's bulk ESS below "
-        f"{ranks.attrs.get('n_thinned')}: {int((fitted['min_ess_bulk'] < ranks.attrs.get('n_thinned', N_THINNED)).sum())}",
-        f"- Sampling time per fit: median {fitted['sampling_seconds'].median():.1f} s",
-        "",
-        "## Verdict",
-        "",
-        verdict(test),
-        "",
-        "## Uniformity test (each ECDF against ArviZ's simultaneous band; all bands together at 95%)",
-        "",
-        "```",
-        test.to_string(),
-        "```",
-        "",
-    ]
-    (output / "README.md").write_text("\n".join(lines), encoding="utf-8")
-
-
-def read_record(folder: str | Path = RECORDED_RUN) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Read a run recorded by :func:`write_record`: its table of ranks and the facts in its README.
-
-    The default is the repository's recorded large run, :data:`RECORDED_RUN`.
-
-    Returns
-    -------
-    tuple
-        The table (as :func:`run_calibration` returned it, ``error`` as
-        text) and ``{"Command": ..., "Started": ..., "Runtime": ..., ...}``
-        from the README's command block and its ``- Key: value`` lines.
-    """
-    folder = Path(folder)
-    if not (folder / "ranks.csv").is_file():
-        raise FileNotFoundError(f"no recorded run in {folder}: run `python -m mixedrain.calibrate --output {folder}`")
-    ranks = pd.read_csv(folder / "ranks.csv", keep_default_na=False)  # an empty error is no error, not NaN
-    for column in ranks.columns.drop("error"):
-        ranks[column] = pd.to_numeric(ranks[column], errors="coerce")  # a failed fit has no ranks
-    lines = (folder / "README.md").read_text(encoding="utf-8").splitlines()
-    facts = {"Command": lines[lines.index("```") + 1]}
-    for line in lines:
-        if line.startswith("- ") and ": " in line:
-            key, value = line[2:].split(": ", 1)
-            facts[key] = value
-    return ranks, facts
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run an SBC study from the command line and record it (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m mixedrain.calibrate", description=__doc__.splitlines()[0])
@@ -664,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=int, default=value, help=f"sampler {name} per fit (default {value})")
     args = parser.parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    load_start = _load_average()
+    load_start = load_average()
     clock = time.perf_counter()
 
     done: list[dict] = []
@@ -686,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m mixedrain.calibrate " + " ".join(sys.argv[1:] if argv is None else argv)
     write_record(ranks, args.output, command=command.strip(), started=started, load_start=load_start, seconds=time.perf_counter() - clock)
     partial.unlink(missing_ok=True)
-    print(verdict(uniformity_test(ranks, N_THINNED)))
+    print(uniformity_verdict(uniformity_test(ranks, N_THINNED)))
     return 0
 
 

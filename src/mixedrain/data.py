@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["load_sleepstudy", "sleepstudy_lme4_reml"]
+
 
 def load_sleepstudy() -> pd.DataFrame:
     """Reaction times in a sleep deprivation study: lme4's ``sleepstudy``.

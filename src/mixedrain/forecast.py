@@ -1,4 +1,12 @@
-"""Forecast rainfall from a fitted model: posterior predictive draws, summaries, checks."""
+"""Forecast from a fitted model: posterior predictive draws, summaries, checks.
+
+Every table here names its columns after the data's: the group column (e.g.
+``state``), the predictor column (e.g. ``year``) and the outcome (e.g.
+``rainfall``). Forecasts read them from the fit's ``attrs`` and carry them in
+their own ``attrs``, so the summaries and checks downstream find them too;
+:func:`mixedrain.prepare.resolve_column_roles` falls back to the book's
+rainfall names.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,23 @@ import statsmodels.api as sm
 from scipy import stats
 
 from mixedrain.families import get_family
-from mixedrain.prepare import PreparedData
+from mixedrain.prepare import PreparedData, resolve_column_roles
 from mixedrain.simulate import SimulationParameters, resolve_parameters
+
+__all__ = [
+    "LEVELS",
+    "draw_new_group_effects",
+    "forecast_rainfall",
+    "forecast_scorecard",
+    "interval_coverage",
+    "interval_widths",
+    "no_pooling_forecast",
+    "oracle_forecast",
+    "pit_values",
+    "predictive_variance_parts",
+    "reml_plugin_forecast",
+    "summarise_forecast",
+]
 
 #: Central interval widths the book reports.
 LEVELS: tuple[float, ...] = (0.5, 0.9)
@@ -20,86 +43,102 @@ LEVELS: tuple[float, ...] = (0.5, 0.9)
 
 def forecast_rainfall(
     idata: az.InferenceData,
-    states: Sequence[str],
-    years: Iterable[int],
+    groups: Sequence[str],
+    predictor_values: Iterable[float],
     *,
     seed: int = 0,
+    outcome: str | None = None,
 ) -> pd.DataFrame:
-    """Posterior predictive draws of rainfall for states and (future) years.
+    """Posterior predictive draws of the outcome for groups at (future) predictor values.
 
-    For a state in the data each posterior draw uses that state's intercept
-    and slope. For a state the model never saw, each draw first draws a new
-    intercept and slope from the population (:func:`new_group_effects`): that
-    is how a mixed model predicts a new group. Then rainfall is drawn around
-    the line from the model's family: ``N(line, sigma_y)`` for the Gaussian
-    models, a Gamma with mean ``exp(line)`` and shape ``phi`` for ``gamma``.
+    For a group in the data each posterior draw uses that group's intercept
+    and slope. For a group the model never saw, each draw first draws a new
+    intercept and slope from the population (:func:`draw_new_group_effects`):
+    that is how a mixed model predicts a new group. Then the outcome is drawn
+    around the line from the model's family: ``N(line, sigma_y)`` for the
+    Gaussian models, a Gamma with mean ``exp(line)`` and shape ``phi`` for
+    ``gamma``.
 
     Parameters
     ----------
     idata : arviz.InferenceData
-        Output of :func:`mixedrain.fit.fit_model`.
-    states : sequence of str
-        State labels; any not in the data are treated as new states.
-    years : iterable of int
-        Calendar years to forecast.
+        Output of :func:`mixedrain.fit.fit_model`; its ``attrs`` name the
+        group and predictor columns and map predictor values to ``x``.
+    groups : sequence of str
+        Group labels (e.g. states); any not in the data are treated as new groups.
+    predictor_values : iterable of float
+        Values of the predictor column to forecast at, e.g. calendar years
+        (which must then be whole numbers).
     seed : int
         Seed for the predictive draws.
+    outcome : str, optional
+        Name of the outcome column; default the fit's ``attrs["outcome"]`` if
+        it records one, else ``rainfall``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per state, year and posterior draw: ``state``, ``year``,
-        ``draw``, ``seen`` (was the state in the data), ``expected_rainfall``
-        (the mean: the line, or its exponential under a log link) and
-        ``rainfall`` (a predictive draw).
+        One row per group, predictor value and posterior draw: the group
+        column (e.g. ``state``), the predictor column (e.g. ``year``),
+        ``draw``, ``seen`` (was the group in the data),
+        ``expected_<outcome>`` (the mean: the line, or its exponential under a
+        log link) and the outcome (a predictive draw, e.g. ``rainfall``).
+        ``attrs`` record the column roles.
 
     Examples
     --------
     >>> draws = forecast_rainfall(idata, ["AL", "PR"], [2025])  # doctest: +SKIP
     >>> draws.groupby("state")["rainfall"].mean()  # doctest: +SKIP
     """
-    if isinstance(states, str):
-        states = [states]
-    years = np.asarray(list(years), dtype=float)
-    if len(states) == 0 or years.size == 0:
-        raise ValueError("give at least one state and one year to forecast")
-    if not np.all(np.isfinite(years)) or not np.all(years == np.round(years)):
-        raise ValueError(f"years must be whole numbers, got {years.tolist()}")
+    roles = resolve_column_roles(idata.attrs, outcome=outcome)
+    group_column, predictor_column, outcome_column = roles["group"], roles["predictor"], roles["outcome"]
+    if isinstance(groups, str):
+        groups = [groups]
+    values = np.asarray(list(predictor_values))
+    if len(groups) == 0 or values.size == 0:
+        raise ValueError(f"give at least one {group_column} and one {predictor_column} value to forecast")
+    if not np.issubdtype(values.dtype, np.number) or not np.all(np.isfinite(values.astype(float))):
+        raise ValueError(f"{predictor_column} values must be finite numbers, got {values.tolist()}")
+    if "first_year" in idata.attrs:  # a year index made from calendar years
+        if not np.all(values == np.round(values)):
+            raise ValueError(f"years must be whole numbers, got {values.tolist()}")
+        values = values.astype(int)
     posterior = az.extract(idata, group="posterior")
     family = get_family(idata.attrs.get("family", "gaussian"))
     rng = np.random.default_rng(seed)
-    group_dim = idata.attrs.get("group", "state")
-    known = set(posterior[group_dim].values.tolist())
+    known = set(posterior[group_column].values.tolist())
     n_draws = posterior.sizes["sample"]
-    x = years - idata.attrs["x_origin"]
+    x = values.astype(float) - idata.attrs["x_origin"]
     dispersion = posterior[family.dispersion].to_numpy()
     frames = []
-    for state in states:
-        if state in known:
-            alpha = posterior["alpha"].sel({group_dim: state}).to_numpy()
-            beta = posterior["beta"].sel({group_dim: state}).to_numpy()
+    for label in groups:
+        if label in known:
+            alpha = posterior["alpha"].sel({group_column: label}).to_numpy()
+            beta = posterior["beta"].sel({group_column: label}).to_numpy()
         else:
-            alpha, beta = new_group_effects(posterior, rng)
+            alpha, beta = draw_new_group_effects(posterior, rng)
         eta = alpha[:, None] + beta[:, None] * x[None, :]
         expected = family.mean(eta)
-        rainfall = family.draw(rng, eta, dispersion[:, None])
+        drawn = family.draw(rng, eta, dispersion[:, None])
         frames.append(
             pd.DataFrame(
                 {
-                    "state": state,
-                    "year": np.tile(years.astype(int), n_draws),
-                    "draw": np.repeat(np.arange(n_draws), years.size),
-                    "seen": state in known,
-                    "expected_rainfall": expected.reshape(-1),
-                    "rainfall": rainfall.reshape(-1),
+                    group_column: label,
+                    predictor_column: np.tile(values, n_draws),
+                    "draw": np.repeat(np.arange(n_draws), values.size),
+                    "seen": label in known,
+                    f"expected_{outcome_column}": expected.reshape(-1),
+                    outcome_column: drawn.reshape(-1),
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    draws = pd.concat(frames, ignore_index=True)
+    draws.attrs.update(roles)
+    return draws
 
 
-def new_group_effects(posterior, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One intercept and slope per posterior draw for a group the model never saw.
+def draw_new_group_effects(posterior, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one intercept and slope per posterior draw for a new group, one the model never saw.
 
     Drawn from the population distribution of each draw: independent normals
     ``N(mu_alpha, sigma_alpha)`` and ``N(mu_beta, sigma_beta)``, or, where the
@@ -122,7 +161,7 @@ def new_group_effects(posterior, rng: np.random.Generator) -> tuple[np.ndarray, 
     >>> import xarray as xr
     >>> posterior = xr.Dataset({name: ("sample", np.full(20_000, value)) for name, value in
     ...     {"mu_alpha": 0.0, "mu_beta": 0.0, "sigma_alpha": 1.0, "sigma_beta": 1.0, "rho": 0.9}.items()})
-    >>> alpha, beta = new_group_effects(posterior, np.random.default_rng(0))
+    >>> alpha, beta = draw_new_group_effects(posterior, np.random.default_rng(0))
     >>> round(float(np.corrcoef(alpha, beta)[0, 1]), 1)
     0.9
     """
@@ -135,8 +174,8 @@ def new_group_effects(posterior, rng: np.random.Generator) -> tuple[np.ndarray, 
     return alpha, beta
 
 
-def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, value: str = "rainfall") -> pd.DataFrame:
-    """Mean, median and central intervals of forecast draws per state and year.
+def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, value: str | None = None) -> pd.DataFrame:
+    """Mean, median and central intervals of forecast draws per group and predictor value.
 
     Parameters
     ----------
@@ -145,13 +184,14 @@ def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, va
     levels : sequence of float
         Interval widths, e.g. ``(0.5, 0.9)`` gives ``lower_50``, ``upper_50``,
         ``lower_90`` and ``upper_90``.
-    value : str
-        The column to summarise.
+    value : str, optional
+        The column to summarise (default: the outcome, e.g. ``rainfall``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per state and year.
+        One row per group and predictor value (e.g. state and year), with
+        ``draws``' column roles in its ``attrs``.
 
     Examples
     --------
@@ -160,17 +200,20 @@ def summarise_forecast(draws: pd.DataFrame, levels: Sequence[float] = LEVELS, va
     [50.0, 5.0, 95.0]
     """
     _check_levels(levels)
-    grouped = draws.groupby(["state", "year"], sort=False)[value]
+    roles = _roles(draws)
+    grouped = draws.groupby([roles["group"], roles["predictor"]], sort=False)[value or roles["outcome"]]
     summary = grouped.agg(mean="mean", median="median", sd="std")
     for level in levels:
         tail = (1 - level) / 2
         summary[f"lower_{_percent(level)}"] = grouped.quantile(tail)
         summary[f"upper_{_percent(level)}"] = grouped.quantile(1 - tail)
-    return summary.reset_index()
+    summary = summary.reset_index()
+    summary.attrs.update(roles)
+    return summary
 
 
 def interval_coverage(
-    summary: pd.DataFrame, observed: pd.DataFrame, levels: Sequence[float] = LEVELS, outcome: str = "rainfall"
+    summary: pd.DataFrame, observed: pd.DataFrame, levels: Sequence[float] = LEVELS, outcome: str | None = None
 ) -> pd.DataFrame:
     """Share of observed values inside each central interval.
 
@@ -182,11 +225,12 @@ def interval_coverage(
     summary : pandas.DataFrame
         Output of :func:`summarise_forecast` (or :func:`no_pooling_forecast`).
     observed : pandas.DataFrame
-        Held-out rows with ``state``, ``year`` and the outcome.
+        Held-out rows with the group and predictor columns (e.g. ``state``,
+        ``year``) and the outcome.
     levels : sequence of float
         Interval widths present in ``summary``.
-    outcome : str
-        The observed column.
+    outcome : str, optional
+        The observed column (default: the outcome in ``summary``'s ``attrs``).
 
     Returns
     -------
@@ -200,9 +244,11 @@ def interval_coverage(
     >>> interval_coverage(summary, observed, levels=[0.9])["coverage"].tolist()
     [1.0]
     """
-    merged = observed[["state", "year", outcome]].merge(summary, on=["state", "year"], how="inner", validate="1:1")
+    roles = _roles(summary, outcome=outcome)
+    keys, outcome = [roles["group"], roles["predictor"]], roles["outcome"]
+    merged = observed[[*keys, outcome]].merge(summary, on=keys, how="inner", validate="1:1")
     if len(merged) == 0:
-        raise ValueError("no observed (state, year) pair appears in the forecast summary")
+        raise ValueError(f"no observed ({', '.join(keys)}) pair appears in the forecast summary")
     rows = []
     for level in levels:
         p = _percent(level)
@@ -212,38 +258,51 @@ def interval_coverage(
 
 
 def no_pooling_forecast(
-    train: pd.DataFrame, states: Sequence[str], years: Iterable[int], levels: Sequence[float] = LEVELS
+    train: pd.DataFrame,
+    groups: Sequence[str],
+    predictor_values: Iterable[float],
+    levels: Sequence[float] = LEVELS,
+    *,
+    group: str | None = None,
+    predictor: str | None = None,
+    outcome: str | None = None,
 ) -> pd.DataFrame:
-    """Forecast each state from its own least-squares line: the no-pooling baseline.
+    """Forecast each group from its own least-squares line: the no-pooling baseline.
 
-    Each state's intervals are ordinary-least-squares prediction intervals
-    (Student t) from that state's data alone: no information is shared.
+    Each group's intervals are ordinary-least-squares prediction intervals
+    (Student t) from that group's data alone: no information is shared.
 
     Parameters
     ----------
     train : pandas.DataFrame
-        Columns ``state``, ``year``, ``rainfall``; at least 3 years per state.
-    states : sequence of str
-        States to forecast (each must be in ``train``).
-    years : iterable of int
-        Years to forecast.
+        The group, predictor and outcome columns; at least 3 rows per group.
+    groups : sequence of str
+        Groups to forecast (each must be in ``train``).
+    predictor_values : iterable of float
+        Values of the predictor column to forecast at, e.g. years.
     levels : sequence of float
         Interval widths.
+    group, predictor, outcome : str, optional
+        The columns playing each role (default: those named in ``train``'s
+        ``attrs``, else ``state``, ``year`` and ``rainfall``).
 
     Returns
     -------
     pandas.DataFrame
         The columns of :func:`summarise_forecast` (``median`` equals ``mean``).
     """
-    years = np.asarray(list(years), dtype=float)
+    roles = _roles(train, group=group, predictor=predictor, outcome=outcome)
+    group_column, predictor_column = roles["group"], roles["predictor"]
+    given = np.asarray(list(predictor_values))
+    values = given.astype(float)
     rows = []
-    for state in states:
-        own = train[train["state"] == state]
+    for label in groups:
+        own = train[train[group_column] == label]
         if len(own) < 3:
-            raise ValueError(f"state {state!r} needs at least 3 rows in the training data, has {len(own)}")
-        result = sm.OLS(own["rainfall"].to_numpy(float), sm.add_constant(own["year"].to_numpy(float))).fit()
-        frame = pd.DataFrame({"state": state, "year": years.astype(int)})
-        exog = sm.add_constant(years, has_constant="add")
+            raise ValueError(f"{group_column} {label!r} needs at least 3 rows in the training data, has {len(own)}")
+        result = sm.OLS(own[roles["outcome"]].to_numpy(float), sm.add_constant(own[predictor_column].to_numpy(float))).fit()
+        frame = pd.DataFrame({group_column: label, predictor_column: given})
+        exog = sm.add_constant(values, has_constant="add")
         prediction = result.get_prediction(exog)
         frame["mean"] = frame["median"] = prediction.predicted_mean
         frame["sd"] = np.sqrt(prediction.var_pred_mean + result.scale)
@@ -252,7 +311,9 @@ def no_pooling_forecast(
             frame[f"lower_{_percent(level)}"] = bounds[:, 0]
             frame[f"upper_{_percent(level)}"] = bounds[:, 1]
         rows.append(frame)
-    return pd.concat(rows, ignore_index=True)
+    summary = pd.concat(rows, ignore_index=True)
+    summary.attrs.update(roles)
+    return summary
 
 
 def oracle_forecast(
@@ -278,7 +339,8 @@ def oracle_forecast(
     Returns
     -------
     dict
-        ``intercept``, ``slope``, ``predictor``, ``seed_mean``, ``mean``, ``sd``.
+        ``intercept``, ``slope``, ``x`` (the predictor's value in ``year``),
+        ``seed_mean``, ``mean``, ``sd``.
 
     Examples
     --------
@@ -291,12 +353,12 @@ def oracle_forecast(
     if rows.empty:
         raise ValueError(f"state {state!r} is not in the simulated data")
     intercept, slope = float(rows["true_intercept"].iloc[0]), float(rows["true_slope"].iloc[0])
-    predictor = year - params.years[0] + 1 if params.predictor == "year_index" else year
-    seed_mean = intercept + slope * predictor
+    x = year - params.years[0] + 1 if params.predictor == "year_index" else year
+    seed_mean = intercept + slope * x
     return {
         "intercept": intercept,
         "slope": slope,
-        "predictor": float(predictor),
+        "x": float(x),
         "seed_mean": seed_mean,
         "mean": seed_mean + params.error_mu,
         "sd": params.error_sigma,
@@ -313,7 +375,7 @@ def predictive_variance_parts(draws: pd.DataFrame, idata: az.InferenceData) -> p
     the spread of the state's line across posterior draws (we do not know
     the intercept and slope exactly) plus the average variance of the noise
     around the line (rainfall scatters from year to year even when the line
-    is known).
+    is known). The same holds for any group and outcome of a Gaussian model.
 
     Parameters
     ----------
@@ -325,9 +387,10 @@ def predictive_variance_parts(draws: pd.DataFrame, idata: az.InferenceData) -> p
     Returns
     -------
     pandas.DataFrame
-        One row per state and year: ``line_variance``, ``noise_variance``,
-        ``total_variance`` (their sum) and ``sampled_variance`` (the variance
-        of the ``rainfall`` draws, which should be close to the total).
+        One row per group and predictor value (e.g. state and year):
+        ``line_variance``, ``noise_variance``, ``total_variance`` (their sum)
+        and ``sampled_variance`` (the variance of the outcome's draws, which
+        should be close to the total).
 
     Examples
     --------
@@ -338,15 +401,17 @@ def predictive_variance_parts(draws: pd.DataFrame, idata: az.InferenceData) -> p
     >>> predictive_variance_parts(draws, idata)[["line_variance", "noise_variance", "total_variance"]].iloc[0].tolist()
     [1.3333333333333333, 4.0, 5.333333333333333]
     """
-    missing = [c for c in ("state", "year", "expected_rainfall", "rainfall") if c not in draws.columns]
+    roles = _roles(draws)
+    keys, outcome = [roles["group"], roles["predictor"]], roles["outcome"]
+    missing = [c for c in (*keys, f"expected_{outcome}", outcome) if c not in draws.columns]
     if missing:
         raise ValueError(f"draws lack column(s) {missing}; pass the output of forecast_rainfall()")
     noise_variance = float((idata.posterior["sigma_y"] ** 2).mean())
-    grouped = draws.groupby(["state", "year"], sort=False)
-    parts = pd.DataFrame({"line_variance": grouped["expected_rainfall"].var()})
+    grouped = draws.groupby(keys, sort=False)
+    parts = pd.DataFrame({"line_variance": grouped[f"expected_{outcome}"].var()})
     parts["noise_variance"] = noise_variance
     parts["total_variance"] = parts["line_variance"] + noise_variance
-    parts["sampled_variance"] = grouped["rainfall"].var()
+    parts["sampled_variance"] = grouped[outcome].var()
     return parts.reset_index()
 
 
@@ -363,8 +428,8 @@ def interval_widths(summary: pd.DataFrame, levels: Sequence[float] = LEVELS) -> 
     Returns
     -------
     pandas.DataFrame
-        ``state``, ``year``, ``level`` and ``width``: one row per state, year
-        and level.
+        The group and predictor columns (e.g. ``state``, ``year``), ``level``
+        and ``width``: one row per group, predictor value and level.
 
     Examples
     --------
@@ -373,13 +438,14 @@ def interval_widths(summary: pd.DataFrame, levels: Sequence[float] = LEVELS) -> 
     >>> interval_widths(summary)["width"].tolist()
     [2.0, 8.0]
     """
+    roles = _roles(summary)
     frames = []
     for level in levels:
         p = _percent(level)
         missing = [c for c in (f"lower_{p}", f"upper_{p}") if c not in summary.columns]
         if missing:
             raise ValueError(f"summary lacks column(s) {missing} for the {p}% interval")
-        frame = summary[["state", "year"]].copy()
+        frame = summary[[roles["group"], roles["predictor"]]].copy()
         frame["level"] = level
         frame["width"] = summary[f"upper_{p}"] - summary[f"lower_{p}"]
         frames.append(frame)
@@ -390,7 +456,7 @@ def forecast_scorecard(
     summaries: Mapping[str, pd.DataFrame],
     observed: pd.DataFrame,
     levels: Sequence[float] = LEVELS,
-    outcome: str = "rainfall",
+    outcome: str | None = None,
 ) -> pd.DataFrame:
     """Coverage and mean interval width of several forecasts of the same held-out data.
 
@@ -407,17 +473,18 @@ def forecast_scorecard(
         Method name to its summary (from :func:`summarise_forecast` or
         :func:`no_pooling_forecast`).
     observed : pandas.DataFrame
-        Held-out rows with ``state``, ``year`` and the outcome.
+        Held-out rows with the group and predictor columns (e.g. ``state``,
+        ``year``) and the outcome.
     levels : sequence of float
         Interval widths present in every summary.
-    outcome : str
-        The observed column.
+    outcome : str, optional
+        The observed column (default: the outcome in each summary's ``attrs``).
 
     Returns
     -------
     pandas.DataFrame
         ``method``, ``level``, ``coverage``, ``n``, ``coverage_sd`` and
-        ``mean_width`` (over the held-out state-years).
+        ``mean_width`` (over the held-out rows, e.g. state-years).
 
     Examples
     --------
@@ -432,7 +499,9 @@ def forecast_scorecard(
     rows = []
     for method, summary in summaries.items():
         coverage = interval_coverage(summary, observed, levels, outcome)
-        scored = observed[["state", "year"]].merge(summary, on=["state", "year"], how="inner")
+        roles = _roles(summary)
+        keys = [roles["group"], roles["predictor"]]
+        scored = observed[keys].merge(summary, on=keys, how="inner")
         widths = interval_widths(scored, levels).groupby("level")["width"].mean()
         for _, row in coverage.iterrows():
             level, n = float(row["level"]), int(row["n"])
@@ -459,8 +528,17 @@ def _percent(level: float) -> str:
     return f"{level * 100:g}"
 
 
+def _roles(table: pd.DataFrame, **given: str | None) -> dict[str, str]:
+    """The columns of a forecast table playing each role: given, else in its ``attrs``, else rainfall's."""
+    return resolve_column_roles(table.attrs, **given)
+
+
 def reml_plugin_forecast(
-    result, prepared: PreparedData, states: Sequence[str], years: Iterable[int], levels: Sequence[float] = LEVELS
+    result,
+    prepared: PreparedData,
+    groups: Sequence[str],
+    predictor_values: Iterable[float],
+    levels: Sequence[float] = LEVELS,
 ) -> pd.DataFrame:
     """The lme4 user's forecast: the REML fit's line for each state, plus its residual noise.
 
@@ -474,27 +552,28 @@ def reml_plugin_forecast(
     Parameters
     ----------
     result : statsmodels MixedLMResults
-        Output of :func:`mixedrain.compare.fit_mixedlm` for ``prepared``.
+        Output of :func:`mixedrain.reml.fit_mixedlm` for ``prepared``.
     prepared : PreparedData
-        The data the model was fitted to (it maps years to the predictor).
-    states : sequence of str
-        States to forecast; each must be in the fit, since a state the model
-        never saw has no predicted random effect.
-    years : iterable of int
-        Years to forecast.
+        The data the model was fitted to (it names the columns and maps the
+        predictor's values, e.g. years, to ``x``).
+    groups : sequence of str
+        Groups (e.g. states) to forecast; each must be in the fit, since a
+        group the model never saw has no predicted random effect.
+    predictor_values : iterable of float
+        Values of the predictor column to forecast at, e.g. years.
     levels : sequence of float
         Interval widths.
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`summarise_forecast`: ``state``, ``year``,
-        ``mean``, ``median`` (equal to the mean), ``sd`` and the bounds of
-        each central interval.
+        The columns of :func:`summarise_forecast`: the group and predictor
+        columns (e.g. ``state``, ``year``), ``mean``, ``median`` (equal to the
+        mean), ``sd`` and the bounds of each central interval.
 
     Examples
     --------
-    >>> from mixedrain.compare import fit_mixedlm
+    >>> from mixedrain.reml import fit_mixedlm
     >>> from mixedrain.prepare import prepare_data
     >>> from mixedrain.simulate import observed, simulate_rainfall
     >>> prepared = prepare_data(observed(simulate_rainfall()))
@@ -504,33 +583,42 @@ def reml_plugin_forecast(
     >>> bool(plugin["sd"].iloc[0] < 5.5)
     True
     """
-    if isinstance(states, str):
-        states = [states]
-    unseen = [state for state in states if state not in prepared.groups]
+    group_column, predictor_column = prepared.group_column, prepared.predictor_column
+    if isinstance(groups, str):
+        groups = [groups]
+    unseen = [label for label in groups if label not in prepared.groups]
     if unseen:
-        raise ValueError(f"state(s) {unseen} are not in the fit: the plug-in forecast needs each state's own BLUP")
+        raise ValueError(
+            f"{group_column}(s) {unseen} are not in the fit: the plug-in forecast needs each {group_column}'s own BLUP"
+        )
     _check_levels(levels)
     if len(result.random_effects) != len(prepared.groups):
         raise ValueError(f"result has {len(result.random_effects)} groups, prepared {len(prepared.groups)}: fit it to prepared")
-    years = np.asarray(list(years))
-    x = np.asarray(prepared.predictor(years), dtype=float)
+    values = np.asarray(list(predictor_values))
+    if prepared.first_year is not None:  # calendar years
+        values = values.astype(int)
+    x = np.asarray(prepared.to_x(values), dtype=float)
     intercept, slope = (float(value) for value in result.fe_params.iloc[:2])
     sd = float(np.sqrt(result.scale))
     frames = []
-    for state in states:
+    for label in groups:
         # MixedLM's groups are prepare_data's group codes, 1..J in the order of prepared.groups.
-        effects = result.random_effects[prepared.groups.index(state) + 1]
+        effects = result.random_effects[prepared.groups.index(label) + 1]
         line = intercept + float(effects.iloc[0]) + (slope + float(effects.iloc[1])) * x
-        frame = pd.DataFrame({"state": state, "year": years.astype(int), "mean": line, "median": line, "sd": sd})
+        frame = pd.DataFrame({group_column: label, predictor_column: values, "mean": line, "median": line, "sd": sd})
         for level in levels:
             half_width = stats.norm.ppf((1 + level) / 2) * sd
             frame[f"lower_{_percent(level)}"] = line - half_width
             frame[f"upper_{_percent(level)}"] = line + half_width
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    summary = pd.concat(frames, ignore_index=True)
+    summary.attrs.update(prepared.column_roles)
+    return summary
 
 
-def pit_values(draws: pd.DataFrame, observed: pd.DataFrame, value: str = "rainfall", outcome: str = "rainfall") -> pd.DataFrame:
+def pit_values(
+    draws: pd.DataFrame, observed: pd.DataFrame, value: str | None = None, outcome: str | None = None
+) -> pd.DataFrame:
     """Probability integral transform of each observed value within its predictive draws.
 
     The PIT of an observed value is the share of its forecast's draws that
@@ -544,17 +632,18 @@ def pit_values(draws: pd.DataFrame, observed: pd.DataFrame, value: str = "rainfa
     draws : pandas.DataFrame
         Output of :func:`forecast_rainfall`.
     observed : pandas.DataFrame
-        Held-out rows with ``state``, ``year`` and the outcome.
-    value : str
-        The column of ``draws`` to compare with.
-    outcome : str
-        The observed column.
+        Held-out rows with the group and predictor columns (e.g. ``state``,
+        ``year``) and the outcome.
+    value : str, optional
+        The column of ``draws`` to compare with (default: the outcome).
+    outcome : str, optional
+        The observed column (default: the outcome in ``draws``' ``attrs``).
 
     Returns
     -------
     pandas.DataFrame
-        ``state``, ``year``, the outcome and ``pit``, one row per observed
-        value that has draws.
+        The group and predictor columns, the outcome and ``pit``, one row per
+        observed value that has draws.
 
     Examples
     --------
@@ -563,14 +652,17 @@ def pit_values(draws: pd.DataFrame, observed: pd.DataFrame, value: str = "rainfa
     >>> pit_values(draws, observed)["pit"].tolist()
     [0.25]
     """
-    missing = [c for c in ("state", "year", value) if c not in draws.columns]
+    roles = _roles(draws, outcome=outcome)
+    keys, outcome = [roles["group"], roles["predictor"]], roles["outcome"]
+    value = value or outcome
+    missing = [c for c in (*keys, value) if c not in draws.columns]
     if missing:
         raise ValueError(f"draws lack column(s) {missing}; pass the output of forecast_rainfall()")
-    merged = observed[["state", "year", outcome]].merge(
-        draws[["state", "year", value]].rename(columns={value: "_draw"}), on=["state", "year"], how="inner"
+    merged = observed[[*keys, outcome]].merge(
+        draws[[*keys, value]].rename(columns={value: "_draw"}), on=keys, how="inner"
     )
     if len(merged) == 0:
-        raise ValueError("no observed (state, year) pair appears in the draws")
+        raise ValueError(f"no observed ({', '.join(keys)}) pair appears in the draws")
     merged["_below"] = merged["_draw"] < merged[outcome]
-    pit = merged.groupby(["state", "year", outcome], sort=False)["_below"].mean().rename("pit")
+    pit = merged.groupby([*keys, outcome], sort=False)["_below"].mean().rename("pit")
     return pit.reset_index()

@@ -1,9 +1,16 @@
-"""The book's figures: seaborn on matplotlib, colour-blind safe, each returning its Axes."""
+"""The book's figures: seaborn on matplotlib, colour-blind safe, each returning its Axes.
+
+Figures of data or forecasts name their axes after the data's columns (the
+group, predictor and outcome roles of :func:`mixedrain.prepare.resolve_column_roles`),
+with the book's wording for its rainfall columns (:data:`AXIS_LABELS`).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,10 +18,46 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
+from mixedrain.prepare import resolve_column_roles
+from mixedrain.ranks import N_THINNED, band_probability, rank_cdf, rank_columns
+
+__all__ = [
+    "AXIS_LABELS",
+    "PALETTE",
+    "RAINFALL_LABEL",
+    "SYMBOLS",
+    "plot_forecast_fan",
+    "plot_group_check",
+    "plot_interval_comparison",
+    "plot_pit",
+    "plot_rainfall_by_state",
+    "plot_rank_ecdf",
+    "plot_recovery",
+    "plot_shrinkage",
+]
+
 #: A palette readers with colour-vision deficiencies can tell apart (seaborn's "colorblind").
 PALETTE = sns.color_palette("colorblind")
 
 RAINFALL_LABEL = "Average rainfall (inches)"
+
+#: How the book's columns are written on an axis; any other column is written as it is named.
+AXIS_LABELS: dict[str, str] = {"rainfall": RAINFALL_LABEL, "year": "Year", "state": "State"}
+
+#: How the intercept and slope of a line through an outcome are written on the axes of a shrinkage plot.
+_EFFECT_LABELS: dict[str, tuple[str, str]] = {
+    "rainfall": ("Intercept (rainfall at year index 0, inches)", "Slope (inches per year)"),
+}
+
+#: How a parameter or a calibrated quantity is written in figures.
+SYMBOLS: dict[str, str] = {
+    "mu_alpha": r"$\mu_\alpha$",
+    "mu_beta": r"$\mu_\beta$",
+    "sigma_alpha": r"$\sigma_\alpha$",
+    "sigma_beta": r"$\sigma_\beta$",
+    "sigma_y": r"$\sigma_y$",
+    "log_lik": r"$\log p(y \mid \theta)$",
+}
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (7, 4)) -> Axes:
@@ -25,21 +68,33 @@ def _whole_years(ax: Axes) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _label(column: str) -> str:
+    return AXIS_LABELS.get(column, column)
+
+
 def plot_rainfall_by_state(
-    df: pd.DataFrame, states: Sequence[str] | None = None, ax: Axes | None = None, outcome: str = "rainfall"
+    df: pd.DataFrame,
+    groups: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    outcome: str | None = None,
+    *,
+    group: str | None = None,
+    predictor: str | None = None,
 ) -> Axes:
-    """Rainfall against year, one line per state.
+    """The outcome (rainfall) against the predictor (year), one line per group (state).
 
     Parameters
     ----------
     df : pandas.DataFrame
-        Columns ``state``, ``year`` and ``outcome``.
-    states : sequence of str, optional
-        States to show (default: all, without a legend when there are many).
+        The group, predictor and outcome columns.
+    groups : sequence of str, optional
+        Labels of the groups to show (default: all, without a legend when there are many).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
-    outcome : str
-        The column on the y-axis.
+    outcome, group, predictor : str, optional
+        The columns on the y-axis, of the lines and on the x-axis (default:
+        those named in ``df``'s ``attrs``, else ``rainfall``, ``state`` and
+        ``year``).
 
     Examples
     --------
@@ -47,31 +102,33 @@ def plot_rainfall_by_state(
     >>> plot_rainfall_by_state(simulate_rainfall(), ["AL", "AK"]).get_xlabel()
     'Year'
     """
+    roles = resolve_column_roles(df.attrs, group=group, predictor=predictor, outcome=outcome)
+    group, predictor, outcome = roles["group"], roles["predictor"], roles["outcome"]
     ax = _axes(ax)
-    shown = df if states is None else df[df["state"].isin(states)]
-    many = shown["state"].nunique() > len(PALETTE)
+    shown = df if groups is None else df[df[group].isin(groups)]
+    many = shown[group].nunique() > len(PALETTE)
     sns.lineplot(
         data=shown,
-        x="year",
+        x=predictor,
         y=outcome,
-        hue="state",
-        palette=None if many else PALETTE[: shown["state"].nunique()],
+        hue=group,
+        palette=None if many else PALETTE[: shown[group].nunique()],
         legend=not many,
         marker=None if many else "o",
         linewidth=0.8 if many else 1.5,
         alpha=0.5 if many else 1.0,
         ax=ax,
     )
-    ax.set(xlabel="Year", ylabel=RAINFALL_LABEL)
+    ax.set(xlabel=_label(predictor), ylabel=_label(outcome))
     _whole_years(ax)
     if not many:
-        ax.legend(title="State", ncols=2, fontsize="small")
+        ax.legend(title=_label(group), ncols=2, fontsize="small")
     return ax
 
 
 def plot_forecast_fan(
     summary: pd.DataFrame,
-    state: str,
+    group_label: str,
     observed: pd.DataFrame | None = None,
     ax: Axes | None = None,
     colour=None,
@@ -81,50 +138,55 @@ def plot_forecast_fan(
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`mixedrain.forecast.summarise_forecast` with levels 0.5 and 0.9.
-    state : str
-        The state to draw.
+        Output of :func:`mixedrain.forecast.summarise_forecast` with levels
+        0.5 and 0.9 (its ``attrs`` name the group, predictor and outcome).
+    group_label : str
+        The group (e.g. state) to draw.
     observed : pandas.DataFrame, optional
-        Observed rows (``state``, ``year``, ``rainfall``) to draw as points.
+        Observed rows (the group, predictor and outcome columns) to draw as points.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     colour : optional
         Colour of the fan (default: the palette's first).
     """
+    roles = resolve_column_roles(summary.attrs)
+    group, predictor, outcome = roles["group"], roles["predictor"], roles["outcome"]
     ax = _axes(ax)
     colour = PALETTE[0] if colour is None else colour
-    own = summary[summary["state"] == state].sort_values("year")
+    own = summary[summary[group] == group_label].sort_values(predictor)
     if own.empty:
-        raise ValueError(f"state {state!r} is not in the forecast summary")
-    ax.fill_between(own["year"], own["lower_90"], own["upper_90"], color=colour, alpha=0.2, label="90% interval")
-    ax.fill_between(own["year"], own["lower_50"], own["upper_50"], color=colour, alpha=0.4, label="50% interval")
-    ax.plot(own["year"], own["median"], color=colour, label="Median forecast")
+        raise ValueError(f"{group} {group_label!r} is not in the forecast summary")
+    ax.fill_between(own[predictor], own["lower_90"], own["upper_90"], color=colour, alpha=0.2, label="90% interval")
+    ax.fill_between(own[predictor], own["lower_50"], own["upper_50"], color=colour, alpha=0.4, label="50% interval")
+    ax.plot(own[predictor], own["median"], color=colour, label="Median forecast")
     if observed is not None:
-        data = observed[observed["state"] == state]
-        ax.plot(data["year"], data["rainfall"], "o", color="black", markersize=4, label="Observed")
-    ax.set(xlabel="Year", ylabel=RAINFALL_LABEL, title=state)
+        data = observed[observed[group] == group_label]
+        ax.plot(data[predictor], data[outcome], "o", color="black", markersize=4, label="Observed")
+    ax.set(xlabel=_label(predictor), ylabel=_label(outcome), title=group_label)
     _whole_years(ax)
     ax.legend(fontsize="small", loc="upper left")
     return ax
 
 
 def plot_shrinkage(estimates: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Each state's intercept and slope under no pooling, pulled toward the mixed model's.
+    """Each group's intercept and slope under no pooling, pulled toward the mixed model's.
 
     Parameters
     ----------
     estimates : pandas.DataFrame
-        Output of :func:`mixedrain.compare.pooling_estimates`.
+        Output of :func:`mixedrain.pooling.pooling_estimates` (its ``attrs``
+        name the group and outcome columns).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     """
+    roles = resolve_column_roles(estimates.attrs)
     ax = _axes(ax, (6, 5))
-    wide = estimates.pivot(index="state", columns="method", values=["intercept", "slope"])
-    for state in wide.index:
+    wide = estimates.pivot(index=roles["group"], columns="method", values=["intercept", "slope"])
+    for label in wide.index:
         ax.annotate(
             "",
-            xy=(wide.loc[state, ("intercept", "partial pooling")], wide.loc[state, ("slope", "partial pooling")]),
-            xytext=(wide.loc[state, ("intercept", "no pooling")], wide.loc[state, ("slope", "no pooling")]),
+            xy=(wide.loc[label, ("intercept", "partial pooling")], wide.loc[label, ("slope", "partial pooling")]),
+            xytext=(wide.loc[label, ("intercept", "no pooling")], wide.loc[label, ("slope", "no pooling")]),
             arrowprops={"arrowstyle": "->", "color": "grey", "alpha": 0.6, "lw": 0.8},
         )
     styles = {
@@ -135,7 +197,11 @@ def plot_shrinkage(estimates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     for method, style in styles.items():
         points = estimates[estimates["method"] == method].drop_duplicates(["intercept", "slope"])
         ax.scatter(points["intercept"], points["slope"], label=method, zorder=3, edgecolor="white", **style)
-    ax.set(xlabel="Intercept (rainfall at year index 0, inches)", ylabel="Slope (inches per year)")
+    outcome, predictor = roles["outcome"], roles["predictor"]
+    intercept_label, slope_label = _EFFECT_LABELS.get(
+        outcome, (f"Intercept ({outcome} at x = 0)", f"Slope ({outcome} per unit of {predictor})")
+    )
+    ax.set(xlabel=intercept_label, ylabel=slope_label)
     ax.legend(fontsize="small")
     return ax
 
@@ -146,7 +212,7 @@ def plot_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     table : pandas.DataFrame
-        Output of :func:`mixedrain.compare.posterior_vs_truth`.
+        Output of :func:`mixedrain.truth.posterior_vs_truth`.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
     """
@@ -226,7 +292,7 @@ def plot_group_check(check: pd.DataFrame, statistic: str, label: str, ax: Axes |
     Parameters
     ----------
     check : pandas.DataFrame
-        Output of :func:`mixedrain.compare.group_predictive_check`.
+        Output of :func:`mixedrain.checks.group_predictive_check`.
     statistic : str
         Which of its statistics to draw.
     label : str
@@ -302,3 +368,68 @@ def plot_pit(pit: Sequence[float] | np.ndarray, ax: Axes | None = None, bins: in
            xlim=(0, 1))  # fmt: skip
     ax.legend(fontsize="small", loc="upper center")
     return ax
+
+
+def plot_rank_ecdf(
+    ranks: pd.DataFrame,
+    n_thinned: int = N_THINNED,
+    family_level: float = 0.95,
+    axes: np.ndarray | None = None,
+):
+    """Draw each quantity's rank ECDF minus the uniform CDF, inside ArviZ's simultaneous band.
+
+    One panel per quantity. A calibrated program keeps every line inside its
+    grey band (all together with probability ``family_level``); a line above
+    the band means too many low ranks (the truth sits below the posterior), a
+    line below it too many high ranks.
+
+    Parameters
+    ----------
+    ranks : pandas.DataFrame
+        The table of :func:`mixedrain.calibrate.run_calibration` (or any with
+        ``rank_<quantity>`` columns).
+    n_thinned : int
+        The largest possible rank.
+    family_level : float
+        Probability that a calibrated program stays inside every band.
+    axes : numpy.ndarray of matplotlib.axes.Axes, optional
+        One per quantity.
+
+    Returns
+    -------
+    numpy.ndarray
+        The axes, one per quantity.
+
+    Examples
+    --------
+    >>> fake = pd.DataFrame({"rank_mu_alpha": np.arange(100) % 100, "rank_sigma_y": np.arange(100) % 100})
+    >>> axes = plot_rank_ecdf(fake)
+    >>> len(axes), axes[1].get_xlabel()
+    (2, 'rank of the true value (0 to 99)')
+    """
+    table = rank_columns(ranks)
+    prob = band_probability(table.shape[1], family_level)
+    if axes is None:
+        n_columns = 3
+        n_rows = math.ceil(table.shape[1] / n_columns)
+        _, axes = plt.subplots(n_rows, n_columns, figsize=(9, 2.8 * n_rows), sharey=True, layout="constrained")
+    axes = np.ravel(axes)
+    for ax, (quantity, values) in zip(axes, table.items()):
+        az.plot_ecdf(
+            values.to_numpy().copy(),  # ArviZ sorts it in place
+            cdf=rank_cdf(n_thinned),
+            eval_points=np.arange(n_thinned + 1),
+            difference=True,
+            confidence_bands="optimized",
+            ci_prob=prob,
+            ax=ax,
+        )
+        ax.set_title(SYMBOLS.get(quantity, quantity))
+        ax.set_xlabel(f"rank of the true value (0 to {n_thinned})")
+        ax.axhline(0, color="grey", linewidth=0.5)
+    for ax in axes[: table.shape[1]]:
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("ECDF minus uniform CDF")
+    for ax in axes[table.shape[1] :]:
+        ax.remove()
+    return axes[: table.shape[1]]

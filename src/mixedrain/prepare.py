@@ -6,11 +6,13 @@ that names the column and rows at fault instead of a Stan stack trace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+
+__all__ = ["PreparedData", "prepare_data", "resolve_column_roles"]
 
 #: How many offending row labels an error message lists before "...".
 _MAX_ROWS_SHOWN = 10
@@ -50,16 +52,52 @@ class PreparedData:
     outcome_column: str = "rainfall"
     first_year: int | None = None
 
-    def predictor(self, values: Iterable[float] | np.ndarray) -> np.ndarray:
-        """The predictor ``x`` the model uses for values of the predictor column (e.g. years).
+    def to_x(self, values: Iterable[float] | np.ndarray) -> np.ndarray:
+        """The ``x`` the model uses for values of the predictor column (e.g. years).
 
         Examples
         --------
         >>> from mixedrain.simulate import simulate_rainfall
-        >>> prepare_data(simulate_rainfall()).predictor([2010, 2025]).tolist()
+        >>> prepare_data(simulate_rainfall()).to_x([2010, 2025]).tolist()
         [1.0, 16.0]
         """
         return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float) - self.x_origin
+
+    @property
+    def column_roles(self) -> dict[str, str]:
+        """Which column plays each role: ``{"group": ..., "predictor": ..., "outcome": ...}``.
+
+        The keys are those :func:`mixedrain.fit.fit_model` records in a fit's
+        ``attrs``; tables made from the data carry them in their ``attrs``.
+        """
+        return {role: getattr(self, name) for role, name in _ROLE_FIELDS.items()}
+
+
+#: The roles a column can play, and the PreparedData field that names the column playing each.
+_ROLE_FIELDS = {"group": "group_column", "predictor": "predictor_column", "outcome": "outcome_column"}
+
+
+def resolve_column_roles(
+    attrs: Mapping | None = None, *, group: str | None = None, predictor: str | None = None, outcome: str | None = None
+) -> dict[str, str]:
+    """The columns that play the group, predictor and outcome roles.
+
+    Each is the name given, else the one recorded in ``attrs`` (a fit's
+    ``InferenceData.attrs``, or the ``attrs`` of a table made from it), else
+    :class:`PreparedData`'s default (the book's rainfall data: ``state``,
+    ``year``, ``rainfall``).
+
+    Examples
+    --------
+    >>> resolve_column_roles({"group": "Subject", "predictor": "Days"}, outcome="Reaction")
+    {'group': 'Subject', 'predictor': 'Days', 'outcome': 'Reaction'}
+    >>> resolve_column_roles()
+    {'group': 'state', 'predictor': 'year', 'outcome': 'rainfall'}
+    """
+    defaults = {item.name: item.default for item in fields(PreparedData)}
+    given = {"group": group, "predictor": predictor, "outcome": outcome}
+    recorded = attrs or {}
+    return {role: given[role] or recorded.get(role) or defaults[name] for role, name in _ROLE_FIELDS.items()}
 
 
 def prepare_data(

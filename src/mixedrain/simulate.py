@@ -122,7 +122,8 @@ VARIANTS: dict[str, SimulationParameters] = {
 }
 
 
-def _predictor_values(params: SimulationParameters) -> np.ndarray:
+def _x_values(params: SimulationParameters) -> np.ndarray:
+    # The predictor's values, one per year: the year index 1..n or the calendar year.
     years = np.asarray(params.years)
     return years - years[0] + 1 if params.predictor == "year_index" else years
 
@@ -154,18 +155,18 @@ def simulate_rainfall(params: SimulationParameters | str = "text") -> pd.DataFra
     """
     params = resolve_parameters(params)
     rng = random.Random(params.seed)  # same stream as random.seed(seed) + random.gauss
-    predictor = _predictor_values(params)
+    x_values = _x_values(params)
     rows = []
     for state in params.states:
         intercept = rng.gauss(params.intercept_mu, params.intercept_sigma)
         slope = rng.gauss(params.slope_mu, params.slope_sigma)
-        for year_index, (year, x) in enumerate(zip(params.years, predictor), start=1):
+        for year_index, (year, x) in enumerate(zip(params.years, x_values), start=1):
             error = rng.gauss(params.error_mu, params.error_sigma)
             rows.append((state, year, year_index, intercept + slope * float(x) + error, intercept, slope, error))
     return pd.DataFrame(rows, columns=[*OBSERVED_COLUMNS, *LATENT_COLUMNS])
 
 
-def simulate_rainfall_numpy(
+def simulate_rainfall_datasets(
     params: SimulationParameters | PositiveSimulationParameters | str = "text",
     rng: np.random.Generator | int | None = None,
     n_datasets: int = 1,
@@ -198,10 +199,10 @@ def simulate_rainfall_numpy(
 
     Examples
     --------
-    >>> sims = simulate_rainfall_numpy(n_datasets=3, rng=1)
+    >>> sims = simulate_rainfall_datasets(n_datasets=3, rng=1)
     >>> sims.groupby("dataset").size().tolist()
     [510, 510, 510]
-    >>> bool(simulate_rainfall_numpy(PositiveSimulationParameters(), family="gamma")["rainfall"].min() > 0)
+    >>> bool(simulate_rainfall_datasets(PositiveSimulationParameters(), family="gamma")["rainfall"].min() > 0)
     True
     """
     family = get_family(family).name  # an unknown name gets the named error of mixedrain.families
@@ -217,11 +218,11 @@ def simulate_rainfall_numpy(
     if isinstance(params, PositiveSimulationParameters):
         raise TypeError("PositiveSimulationParameters describe a Gamma outcome: pass family='gamma'")
     params = resolve_parameters(params)
-    rng, intercept, slope = _draw_group_effects(params, rng, n_datasets)
+    rng, intercept, slope = _draw_true_effects(params, rng, n_datasets)
     shape, n_years = intercept.shape, len(params.years)
     error = rng.normal(params.error_mu, params.error_sigma, (*shape, n_years))
-    predictor = _predictor_values(params).astype(float)
-    rainfall = intercept[..., None] + slope[..., None] * predictor + error
+    x_values = _x_values(params).astype(float)
+    rainfall = intercept[..., None] + slope[..., None] * x_values + error
     return _long_frame(params.states, params.years, intercept, slope, rainfall, error)
 
 
@@ -318,7 +319,7 @@ def simulate_positive_rainfall(
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`simulate_rainfall_numpy`. ``true_intercept``
+        The columns of :func:`simulate_rainfall_datasets`. ``true_intercept``
         and ``true_slope`` are on the log scale, and ``true_error`` is the
         multiplicative error ``rainfall / mean`` (Gamma with mean 1 and
         standard deviation ``1 / sqrt(shape)``), so
@@ -333,7 +334,7 @@ def simulate_positive_rainfall(
     params = PositiveSimulationParameters() if params is None else params
     if not isinstance(params, PositiveSimulationParameters):
         raise TypeError(f"params must be PositiveSimulationParameters, not {type(params).__name__}")
-    rng, intercept, slope = _draw_group_effects(params, rng, n_datasets)
+    rng, intercept, slope = _draw_true_effects(params, rng, n_datasets)
     shape, n_years = intercept.shape, len(params.years)
     year_index = np.arange(1, n_years + 1, dtype=float)
     # Gamma(shape, scale 1 / shape) has mean 1: the year's multiplicative deviation from its state's mean.
@@ -449,7 +450,7 @@ def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:
     ----------
     df : pandas.DataFrame
         Output of :func:`simulate_rainfall` (one data set; for
-        :func:`simulate_rainfall_numpy` output, select one ``dataset`` first).
+        :func:`simulate_rainfall_datasets` output, select one ``dataset`` first).
 
     Returns
     -------
@@ -472,8 +473,8 @@ def true_state_effects(df: pd.DataFrame) -> pd.DataFrame:
     return df.groupby("state", sort=False)[["true_intercept", "true_slope"]].first()
 
 
-def _draw_group_effects(params, rng, n_datasets: int):
-    # Each state's intercept and slope, for every data set, in the order both simulators draw them.
+def _draw_true_effects(params, rng, n_datasets: int):
+    # Each state's true intercept and slope, for every data set, in the order both simulators draw them.
     if not isinstance(n_datasets, (int, np.integer)) or n_datasets < 1:
         raise ValueError(f"n_datasets must be a positive whole number, got {n_datasets!r}")
     rng = np.random.default_rng(params.seed if rng is None else rng)
@@ -531,7 +532,7 @@ __all__ = [
     "resolve_parameters",
     "simulate_positive_rainfall",
     "simulate_rainfall",
-    "simulate_rainfall_numpy",
+    "simulate_rainfall_datasets",
     "true_hyperparameters",
     "true_positive_hyperparameters",
     "true_state_effects",
