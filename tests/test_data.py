@@ -71,8 +71,8 @@ def test_printed_digit_gaps_round_like_lme4_before_comparing():
 
 def test_agreement_wording_counts_what_it_says():
     exact = agreement_with_printed(sleepstudy_lme4_reml()["estimate"])
-    assert exact == "rounded to the digits lme4 prints, every one equals the printed value"
+    assert exact == "rounded to the digits lme4 prints, every estimate equals the printed value"
     two_off = agreement_with_printed(pd.Series({"mu_alpha": 251.405, "sigma_beta": 5.925, "sigma_y": 25.590}))
-    assert two_off.startswith("rounded to the digits lme4 prints, 1 of the 3 equals the printed value; ")
+    assert two_off.startswith("rounded to the digits lme4 prints, 1 of the 3 estimates equals the printed value; ")
     assert "sigma_beta differs by 3 units in the last printed digit (5.925 against 5.922)" in two_off
     assert "sigma_y differs by 2 units in the last printed digit (25.590 against 25.592)" in two_off

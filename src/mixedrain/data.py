@@ -137,13 +137,13 @@ def agreement_with_printed(values: pd.Series) -> str:
     Examples
     --------
     >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7407, "sigma_y": 25.5918}))
-    'rounded to the digits lme4 prints, every one equals the printed value'
+    'rounded to the digits lme4 prints, every estimate equals the printed value'
     >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7404, "sigma_y": 25.5918}))
-    'rounded to the digits lme4 prints, 1 of the 2 equals the printed value; sigma_alpha differs by 1 unit in the last printed digit (24.740 against 24.741)'
+    'rounded to the digits lme4 prints, 1 of the 2 estimates equals the printed value; sigma_alpha differs by 1 unit in the last printed digit (24.740 against 24.741)'
     """
     gaps = printed_digit_gaps(values)
     if (gaps == 0).all():
-        return "rounded to the digits lme4 prints, every one equals the printed value"
+        return "rounded to the digits lme4 prints, every estimate equals the printed value"
     published = sleepstudy_lme4_reml()
     off = gaps[gaps != 0]
     details = " and ".join(
@@ -154,4 +154,4 @@ def agreement_with_printed(values: pd.Series) -> str:
     )
     n_equal = len(gaps) - len(off)
     verb = "equals the printed value" if n_equal == 1 else "equal the printed values"
-    return f"rounded to the digits lme4 prints, {n_equal} of the {len(gaps)} {verb}; {details}"
+    return f"rounded to the digits lme4 prints, {n_equal} of the {len(gaps)} estimates {verb}; {details}"
