@@ -207,3 +207,20 @@ def test_integrated_loo_reads_like_az_loo():
     assert float(integrated.pareto_k.max()) < float(conditional.pareto_k.max())
     # A new group is harder to predict than a new row of known groups: its rows' effects are unknown.
     assert by_group.elpd_loo < integrated.elpd_loo
+
+
+def test_loo_results_are_labelled_by_group_and_by_row():
+    # Draws scattered around a parameter point stand in for a posterior of 2 chains x 300 draws.
+    rng = np.random.default_rng(4)
+    point = POINTS["correlated_integrated"][0]
+    posterior = {key: value * np.exp(rng.normal(0, 0.05, (2, 300))) for key, value in point.items()}
+    fit = az.from_dict(posterior=posterior, attrs={"model": "correlated_integrated"})
+    frame = unequal_frame(seed=5)
+    prepared = prepare_data(frame, group="g", predictor="x", outcome="y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        by_group = leave_one_group_out(fit, prepared)
+        by_row = integrated_loo(fit, prepared)
+    assert by_group.n_data_points == 4 and list(by_group.loo_i["g"].values) == list(prepared.groups)
+    assert by_row.n_data_points == len(frame) and list(by_row.loo_i["obs_g"].values) == frame["g"].tolist()
+    assert by_group.pareto_k.dims == ("g",)
