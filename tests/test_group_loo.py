@@ -163,7 +163,8 @@ def test_leave_one_group_out_agrees_with_refits_without_each_group():
             "integrated", seed=6, priors=priors, pointwise=False,
         )
         # Exact: log p(y_j | y_-j) = log mean_s p(y_j | theta_s), theta_s from the refit without group j.
-        exact, exact_error = log_mean_exp_with_error(group_log_likelihood(refit, prepared).log_likelihood["y"].sel(g=group).to_numpy())
+        refit_log_likelihood = group_log_likelihood(refit, prepared).log_likelihood["y"].sel(g=group)
+        exact, exact_error = log_mean_exp_with_error(refit_log_likelihood.to_numpy())
         estimate = float(psis.loo_i.sel(g=group))
         k = float(psis.pareto_k.sel(g=group))
         if k >= psis.good_k:
