@@ -1,10 +1,13 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mixedrain.prepare import prepare_data
+from mixedrain.models import default_priors
+from mixedrain.prepare import MAX_MAGNITUDE, DuplicateRowsWarning, prepare_data
 
 
 def small_frame():
@@ -123,7 +126,11 @@ def panels(draw):
 @settings(max_examples=60, deadline=None)
 @given(panels(), st.booleans())
 def test_prepare_properties(df, centre):
-    prepared = prepare_data(df, centre=centre)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DuplicateRowsWarning)
+        prepared = prepare_data(df, centre=centre)
+    # A warning exactly when some row repeats another in every column.
+    assert any(issubclass(w.category, DuplicateRowsWarning) for w in caught) == df.duplicated().any()
     data = prepared.stan_data
     # Codes are contiguous 1..J, in order of first appearance, and map back to each row's label.
     assert sorted(set(data["group"])) == list(range(1, data["J"] + 1))
@@ -191,3 +198,42 @@ def test_numeric_predictor_errors_are_named(case):
 def test_first_year_belongs_to_year_columns_only():
     with pytest.raises(ValueError, match="first_year applies to a year column"):
         prepare_data(sleep_frame(), group="Subject", predictor="Days", outcome="Reaction", first_year=2010)
+
+
+# --- Outcomes too large for float64 arithmetic, and rows entered twice --------------------------------
+
+
+@pytest.mark.parametrize("value", [1e300, -1e300, 1e101])
+def test_an_outcome_too_large_for_the_priors_is_named_before_stan(value):
+    df = small_frame()
+    df.loc[4, "rainfall"] = value
+    with pytest.raises(ValueError, match=r"column 'rainfall' has values beyond \+-1e\+100.*rescale.*: 1 row\(s\) \[4\]"):
+        prepare_data(df)
+
+
+def test_a_large_predictor_is_named_too():
+    df = sleep_frame().assign(Days=[0, 1, 2e200, 0, 1, 2])
+    with pytest.raises(ValueError, match=r"column 'Days' has values beyond.*\[2\]"):
+        prepare_data(df, group="Subject", predictor="Days", outcome="Reaction")
+
+
+def test_the_largest_accepted_outcome_still_gives_finite_priors():
+    df = small_frame()
+    df.loc[[0, 3], "rainfall"] = [MAX_MAGNITUDE, -MAX_MAGNITUDE]
+    priors = default_priors("correlated", prepare_data(df))
+    assert all(np.isfinite(value) for value in priors.values()), priors
+
+
+def test_duplicated_rows_are_named_in_a_warning():
+    df = pd.concat([small_frame(), small_frame().iloc[[1, 4]]], ignore_index=True)  # rows 6, 7 repeat 1, 4
+    with pytest.warns(DuplicateRowsWarning, match=r"2 row\(s\) repeat an earlier row in every column \[6 repeats 1, 7 repeats 4\]"):
+        prepared = prepare_data(df)
+    assert prepared.stan_data["N"] == 8  # a warning, not a change: the repeats may be real
+
+
+def test_rows_that_differ_in_any_column_are_not_duplicates():
+    df = small_frame()
+    df.loc[1, "rainfall"] = df.loc[0, "rainfall"]  # same state and value, another year
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DuplicateRowsWarning)
+        prepare_data(df)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["load_sleepstudy", "sleepstudy_lme4_reml"]
+__all__ = [
+    "agreement_with_printed", "cbpp_lme4_laplace", "load_cbpp", "load_grouseticks", "load_penicillin", "load_radon",
+    "load_sleepstudy", "penicillin_lme4_reml", "printed_digit_gaps", "sleepstudy_lme4_reml",
+]
 
 
 def load_sleepstudy() -> pd.DataFrame:
@@ -60,12 +63,16 @@ def load_sleepstudy() -> pd.DataFrame:
 
 
 def sleepstudy_lme4_reml() -> pd.DataFrame:
-    """lme4's published REML fit of ``Reaction ~ Days + (Days | Subject)`` to sleepstudy.
+    """lme4's REML fit of ``Reaction ~ Days + (Days | Subject)`` to sleepstudy, as lme4 prints it.
 
-    The values printed by Bates, Maechler, Bolker & Walker (2015, J. Stat.
-    Softw. 67(1)), in the catalogue's parameter names: the fixed effects with
-    their standard errors, the random-effect standard deviations, their
-    correlation and the residual standard deviation.
+    The model is ``fm1`` of Bates, Maechler, Bolker & Walker (2015, J. Stat.
+    Softw. 67(1)). The values are those lme4 (1.1-31) prints for
+    ``summary(fm1)``, to every digit it prints: the fixed effects with their
+    standard errors (``Estimate``, ``Std. Error``) and the ``Std.Dev.``
+    column of the random effects (24.741, 5.922 and 25.592). ``summary``
+    prints the correlation to two digits (0.07); ``print(VarCorr(fm1))``
+    prints it to three, 0.066, which is the value kept. In the catalogue's
+    parameter names.
 
     Returns
     -------
@@ -79,13 +86,15 @@ def sleepstudy_lme4_reml() -> pd.DataFrame:
     --------
     >>> sleepstudy_lme4_reml().loc["mu_beta", ["estimate", "std_error"]].tolist()
     [10.467, 1.546]
+    >>> sleepstudy_lme4_reml().loc["sigma_alpha", "estimate"]
+    np.float64(24.741)
     """
     published = {
         "mu_alpha": (251.405, 6.825, 3),
         "mu_beta": (10.467, 1.546, 3),
-        "sigma_alpha": (24.74, float("nan"), 2),
-        "sigma_beta": (5.92, float("nan"), 2),
-        "sigma_y": (25.59, float("nan"), 2),
+        "sigma_alpha": (24.741, float("nan"), 3),
+        "sigma_beta": (5.922, float("nan"), 3),
+        "sigma_y": (25.592, float("nan"), 3),
         "rho": (0.066, float("nan"), 3),
     }
     table = pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error", "decimals"])
@@ -228,3 +237,65 @@ def penicillin_lme4_reml() -> pd.DataFrame:
         "sigma": (0.550, float("nan")),
     }
     return pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error"]).rename_axis("parameter")
+    return table.astype({"decimals": int}).rename_axis("parameter")
+
+
+def printed_digit_gaps(values: pd.Series, column: str = "estimate") -> pd.Series:
+    """How far values, rounded as lme4 prints them, lie from lme4's printed sleepstudy fit.
+
+    Like is compared with like: each value is rounded to the digits lme4
+    prints for that parameter, and the difference from the printed value is
+    counted in units of the last printed digit. 0 means the value prints as
+    lme4's does.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Indexed by parameter names of :func:`sleepstudy_lme4_reml`; other
+        names and missing values are left out.
+    column : {"estimate", "std_error"}
+        Which printed column to compare with.
+
+    Returns
+    -------
+    pandas.Series of int
+        Rounded value minus printed value, in units of the last printed digit.
+
+    Examples
+    --------
+    >>> printed_digit_gaps(pd.Series({"sigma_alpha": 24.7404, "sigma_y": 25.5918})).to_dict()
+    {'sigma_alpha': -1, 'sigma_y': 0}
+    """
+    published = sleepstudy_lme4_reml()
+    printed = published[column].reindex(values.index)
+    keep = printed.notna() & values.notna()
+    decimals = published["decimals"].reindex(values.index)[keep]
+    units = 10.0 ** decimals
+    gaps = (values[keep] * units).round() - (printed[keep] * units).round()
+    return gaps.astype(int).rename("gap_in_last_digit")
+
+
+def agreement_with_printed(values: pd.Series) -> str:
+    """How ``values`` compare with lme4's printed sleepstudy fit, in words that hold whatever they are.
+
+    Examples
+    --------
+    >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7407, "sigma_y": 25.5918}))
+    'rounded to the digits lme4 prints, every estimate equals the printed value'
+    >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7404, "sigma_y": 25.5918}))
+    'rounded to the digits lme4 prints, 1 of the 2 estimates equals the printed value; sigma_alpha differs by 1 unit in the last printed digit (24.740 against 24.741)'
+    """
+    gaps = printed_digit_gaps(values)
+    if (gaps == 0).all():
+        return "rounded to the digits lme4 prints, every estimate equals the printed value"
+    published = sleepstudy_lme4_reml()
+    off = gaps[gaps != 0]
+    details = " and ".join(
+        f"{name} differs by {abs(gap)} unit{'s' if abs(gap) > 1 else ''} in the last printed digit "
+        f"({values[name]:.{published.loc[name, 'decimals']}f} against "
+        f"{published.loc[name, 'estimate']:.{published.loc[name, 'decimals']}f})"
+        for name, gap in off.items()
+    )
+    n_equal = len(gaps) - len(off)
+    verb = "equals the printed value" if n_equal == 1 else "equal the printed values"
+    return f"rounded to the digits lme4 prints, {n_equal} of the {len(gaps)} estimates {verb}; {details}"

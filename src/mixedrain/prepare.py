@@ -6,6 +6,7 @@ that names the column and rows at fault instead of a Stan stack trace.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
@@ -16,6 +17,18 @@ __all__ = ["PreparedData", "prepare_data", "resolve_column_roles"]
 
 #: How many offending row labels an error message lists before "...".
 _MAX_ROWS_SHOWN = 10
+
+#: Largest magnitude accepted in the outcome and predictor columns. The Stan programs square them and
+#: add the squares over all rows (``sum_yy``, ``sum_xx``), and the data-scaled priors are multiples of
+#: their standard deviations, which square them too; float64 overflows at 1.8e308. Below 1e100 a square
+#: summed over any realistic number of rows, and the sampler's arithmetic on it, stays finite with room to
+#: spare, while no measurement in any sensible unit comes near it: a larger value is a data error or a
+#: unit that wants rescaling.
+MAX_MAGNITUDE = 1e100
+
+
+class DuplicateRowsWarning(UserWarning):
+    """Some rows repeat another row exactly: the model would count one observation twice."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +168,16 @@ def prepare_data(
         If ``df`` is not a DataFrame, a column has the wrong type, or
         ``centre`` is not True, False or a number.
     ValueError
-        If a column is missing, a value is missing or not finite, a year is
-        not a whole number, there are fewer than two groups, a group has fewer
-        than two observations, or the predictor takes a single value.
+        If a column is missing, a value is missing or not finite, an outcome
+        or predictor value is larger in magnitude than :data:`MAX_MAGNITUDE`,
+        a year is not a whole number, there are fewer than two groups, a group
+        has fewer than two observations, or the predictor takes a single value.
+
+    Warns
+    -----
+    DuplicateRowsWarning
+        If a row repeats an earlier row in every column: usually a row
+        appended twice, which the model would count as two observations.
 
     Examples
     --------
@@ -190,6 +210,13 @@ def prepare_data(
         _reject_rows(values != np.round(values), f"column {time!r} must hold whole-number years")
     y = df[outcome].astype(float)
     _reject_rows(~np.isfinite(y), f"column {outcome!r} has missing or non-finite values (NaN or infinity)")
+    for column, column_values in ((outcome, y), (predictor_column, values)):
+        _reject_rows(
+            column_values.abs() > MAX_MAGNITUDE,
+            f"column {column!r} has values beyond +-{MAX_MAGNITUDE:g}, where the data-scaled priors and the "
+            "programs' sums of squares overflow; check them for errors, or rescale the column (e.g. divide "
+            "it by a power of ten) before fitting",
+        )
 
     groups = tuple(pd.unique(labels))
     if len(groups) < 2:
@@ -204,6 +231,7 @@ def prepare_data(
         raise ValueError(f"column {group!r}: each group needs at least 2 observations to inform its slope; {listed}")
     if values.nunique() < 2:
         raise ValueError(f"column {predictor_column!r} takes a single value ({values.iloc[0]:g}), so no slope can be estimated")
+    _warn_about_duplicates(df)
 
     if predictor is not None:
         if first_year is not None:
@@ -256,6 +284,27 @@ def _check_numeric(df: pd.DataFrame, column: str) -> None:
         bad = series[pd.to_numeric(series, errors="coerce").isna() & series.notna()]
         example = f"; e.g. row {bad.index[0]!r} holds {bad.iloc[0]!r}" if len(bad) else ""
         raise TypeError(f"column {column!r} must be numeric, got dtype {series.dtype}{example}")
+
+
+def _warn_about_duplicates(df: pd.DataFrame) -> None:
+    repeats = df.duplicated(keep="first").to_numpy()
+    if not repeats.any():
+        return
+    # Each repeated row beside the first row it repeats, by position, so any index (even one with
+    # repeated labels) can be reported.
+    key = df.groupby(list(df.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first_position = {}
+    for position, code in enumerate(key):
+        first_position.setdefault(code, position)
+    labels = df.index
+    pairs = [f"{labels[p]!r} repeats {labels[first_position[key[p]]]!r}" for p in np.flatnonzero(repeats)]
+    shown = ", ".join(pairs[:_MAX_ROWS_SHOWN]) + (", ..." if len(pairs) > _MAX_ROWS_SHOWN else "")
+    warnings.warn(
+        f"{len(pairs)} row(s) repeat an earlier row in every column [{shown}]; the model counts each copy as "
+        "another observation. Drop them (df.drop_duplicates()) unless the repeats are real.",
+        DuplicateRowsWarning,
+        stacklevel=3,
+    )
 
 
 def _reject_rows(bad: pd.Series, message: str) -> None:
