@@ -52,6 +52,30 @@ def test_published_lme4_fit_uses_the_catalogue_names():
     # Standard errors are published for the fixed effects only.
     assert published["std_error"].notna().tolist() == [name.startswith("mu_") for name in published.index]
     assert (published["decimals"] > 0).all()
+    # Every value to the digits lme4 prints for summary(fm1): three decimals (a rounding to fewer would
+    # let a comparison pass that the printed digits would fail).
+    assert (published["decimals"] == 3).all()
+    assert published.loc[["sigma_alpha", "sigma_beta", "sigma_y"], "estimate"].tolist() == [24.741, 5.922, 25.592]
+
+
+def test_printed_digit_gaps_round_like_lme4_before_comparing():
+    # Unrounded values that print as lme4's print with gap 0, whatever their trailing digits.
+    printed = sleepstudy_lme4_reml()
+    nudged = printed["estimate"] + 0.0004
+    assert (printed_digit_gaps(nudged) == 0).all()
+    gaps = printed_digit_gaps(pd.Series({"mu_beta": 10.4691, "rho": 0.0644, "unknown": 1.0}))
+    assert gaps.to_dict() == {"mu_beta": 2, "rho": -2}
+    errors = printed_digit_gaps(pd.Series({"mu_alpha": 6.8246, "sigma_y": 1.0}), column="std_error")
+    assert errors.to_dict() == {"mu_alpha": 0}  # sigma_y has no printed standard error
+
+
+def test_agreement_wording_counts_what_it_says():
+    exact = agreement_with_printed(sleepstudy_lme4_reml()["estimate"])
+    assert exact == "rounded to the digits lme4 prints, every estimate equals the printed value"
+    two_off = agreement_with_printed(pd.Series({"mu_alpha": 251.405, "sigma_beta": 5.925, "sigma_y": 25.590}))
+    assert two_off.startswith("rounded to the digits lme4 prints, 1 of the 3 estimates equals the printed value; ")
+    assert "sigma_beta differs by 3 units in the last printed digit (5.925 against 5.922)" in two_off
+    assert "sigma_y differs by 2 units in the last printed digit (25.590 against 25.592)" in two_off
 
 
 def test_part_three_data_sets_have_r_factors_as_labels():
@@ -90,27 +114,3 @@ def test_quoted_lme4_estimates_are_what_lme4_prints():
     for ours, theirs in names.items():
         assert penicillin.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=0.0051 if ours == "Intercept" else 0.0006)
     assert penicillin.loc["(Intercept)", "std_error"] == pytest.approx(0.809, abs=0.0006)
-    # Every value to the digits lme4 prints for summary(fm1): three decimals (a rounding to fewer would
-    # let a comparison pass that the printed digits would fail).
-    assert (published["decimals"] == 3).all()
-    assert published.loc[["sigma_alpha", "sigma_beta", "sigma_y"], "estimate"].tolist() == [24.741, 5.922, 25.592]
-
-
-def test_printed_digit_gaps_round_like_lme4_before_comparing():
-    # Unrounded values that print as lme4's print with gap 0, whatever their trailing digits.
-    printed = sleepstudy_lme4_reml()
-    nudged = printed["estimate"] + 0.0004
-    assert (printed_digit_gaps(nudged) == 0).all()
-    gaps = printed_digit_gaps(pd.Series({"mu_beta": 10.4691, "rho": 0.0644, "unknown": 1.0}))
-    assert gaps.to_dict() == {"mu_beta": 2, "rho": -2}
-    errors = printed_digit_gaps(pd.Series({"mu_alpha": 6.8246, "sigma_y": 1.0}), column="std_error")
-    assert errors.to_dict() == {"mu_alpha": 0}  # sigma_y has no printed standard error
-
-
-def test_agreement_wording_counts_what_it_says():
-    exact = agreement_with_printed(sleepstudy_lme4_reml()["estimate"])
-    assert exact == "rounded to the digits lme4 prints, every estimate equals the printed value"
-    two_off = agreement_with_printed(pd.Series({"mu_alpha": 251.405, "sigma_beta": 5.925, "sigma_y": 25.590}))
-    assert two_off.startswith("rounded to the digits lme4 prints, 1 of the 3 estimates equals the printed value; ")
-    assert "sigma_beta differs by 3 units in the last printed digit (5.925 against 5.922)" in two_off
-    assert "sigma_y differs by 2 units in the last printed digit (25.590 against 25.592)" in two_off
