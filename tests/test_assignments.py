@@ -201,6 +201,27 @@ def test_blank_student_version_scores_zero(generated, name, tmp_path):
     }
 
 
+@pytest.mark.stan
+def test_grade_folder_in_parallel(generated, tmp_path):
+    """`grade.py --jobs 2`: rows in file-name order whatever finishes first; an ungradable file is reported."""
+    name = "correlated_or_not"
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for student in ("b_student", "a_student"):
+        shutil.copy(generated / name / "student" / f"{name}.ipynb", submissions / f"{student}.ipynb")
+    (submissions / "c_student.ipynb").write_text("not a notebook")
+    scores = tmp_path / "scores.csv"
+    command = [sys.executable, ASSIGNMENTS / "grade.py", name, submissions, "--output", scores,
+               "--generated", generated, "--jobs", "2"]  # fmt: skip
+    env = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # as _run: this kernel
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "c_student.ipynb was not graded" in result.stderr
+    rows = list(csv.DictReader(scores.open()))
+    assert [row["submission"] for row in rows] == ["a_student.ipynb", "b_student.ipynb"]
+    assert all(float(row["total"]) == 0.0 for row in rows)
+
+
 # One classic slip per assignment: (text that finds its cell in the solution notebook; the text
 # replaced; what replaces it; the question that should lose its points).
 SLIPS = {
