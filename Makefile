@@ -53,11 +53,13 @@ clean:
 # opens each .md chapter as a notebook and saves edits back to the .md; lab/overrides.json makes that the
 # default viewer of Markdown files. `$(PY) -m jupyterlab` runs kernels on this same interpreter path,
 # which reuses the Stan programs `make book` compiled (httpstan keys its cache on it), and JUPYTER_PATH
-# puts the venv's kernel first, before any user-wide "python3". Extra options: make lab LAB_ARGS="--port=9999".
+# puts the venv's kernel first, before any user-wide "python3". Another folder (an assignment, say):
+# make lab LAB_ROOT=~/coursework; extra options: make lab LAB_ARGS="--port=9999".
+LAB_ROOT ?= chapters
 LAB_ARGS ?=
 lab: $(INSTALLED)
 	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(PY) -m jupyterlab \
-	  --ServerApp.root_dir=chapters --LabApp.app_settings_dir="$(abspath lab)" $(LAB_ARGS)
+	  --ServerApp.root_dir="$(LAB_ROOT)" --LabApp.app_settings_dir="$(abspath lab)" $(LAB_ARGS)
 
 # ---- The classroom (chapters/instructors.md explains these) ----
 #   make book-no-solutions   the book without exercise solutions, into _build_no_solutions/_build/html
