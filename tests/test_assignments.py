@@ -286,9 +286,17 @@ def _platform_run(notebook: Path, name: str, generated: Path, root: Path) -> dic
 def test_autograder_zip_grades_from_an_empty_directory(generated, version, tmp_path):
     name = "correlated_or_not"
     folder = "autograder" if version == "solutions" else "student"
+    notebook = nbformat.read(generated / name / folder / f"{name}.ipynb", as_version=4)
+    # Record which mixedrain the grading kernel imports: it should be the zip's copy, not the repository's.
+    where = tmp_path / "imported_from.txt"
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(f"import mixedrain\nopen({str(where)!r}, 'w').write(mixedrain.__file__)"))
+    submitted = tmp_path / "submitted" / f"{name}.ipynb"
+    submitted.parent.mkdir()
+    nbformat.write(notebook, submitted)
     root = tmp_path / "platform"
     root.mkdir()
-    results = _platform_run(generated / name / folder / f"{name}.ipynb", name, generated, root)
+    results = _platform_run(submitted, name, generated, root)
+    assert Path(where.read_text()) == root / "autograder" / "submission" / "mixedrain" / "__init__.py"
     points = _question_points(name)
     # Gradescope's results format: one entry per question (the total is their sum when no "score" is given).
     assert "score" not in results
