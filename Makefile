@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make book   build the whole book (executes every chapter) into _build/html
 #   make test   run the tests (they build the book too)
+#   make lab    open the chapters as notebooks in JupyterLab
 # Both create .venv and install requirements.txt on first use.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -14,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 PACKAGE_STAMP := _build/.package-stamp
 PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan')
 
-.PHONY: book test clean
+.PHONY: book test clean lab
 
 # uv installs the same pinned requirements as pip, downloading in parallel (28 s against 1 min 25 s;
 # README, Timings); pip only fetches uv itself. Bytecode is compiled at install: where
@@ -47,6 +48,18 @@ test: $(INSTALLED)
 
 clean:
 	rm -rf _build
+
+# The chapters as notebooks in JupyterLab: jupytext's contents manager (enabled by its server extension)
+# opens each .md chapter as a notebook and saves edits back to the .md; lab/overrides.json makes that the
+# default viewer of Markdown files. `$(PY) -m jupyterlab` runs kernels on this same interpreter path,
+# which reuses the Stan programs `make book` compiled (httpstan keys its cache on it), and JUPYTER_PATH
+# puts the venv's kernel first, before any user-wide "python3". Another folder (an assignment, say):
+# make lab LAB_ROOT=~/coursework; extra options: make lab LAB_ARGS="--port=9999".
+LAB_ROOT ?= chapters
+LAB_ARGS ?=
+lab: $(INSTALLED)
+	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(PY) -m jupyterlab \
+	  --ServerApp.root_dir="$(LAB_ROOT)" --LabApp.app_settings_dir="$(abspath lab)" $(LAB_ARGS)
 
 # ---- The classroom (chapters/instructors.md explains these) ----
 #   make book-no-solutions   the book without exercise solutions, into _build_no_solutions/_build/html

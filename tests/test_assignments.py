@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "assignments"
 NO_SOLUTIONS = ROOT / "no_solutions"
-NAMES = ("simulate_and_fit", "forecast_and_validate")
+NAMES = ("simulate_and_fit", "forecast_and_validate", "correlated_or_not")
 BIN = Path(sys.executable).parent
 
 
@@ -48,9 +48,9 @@ make_config = _load(NO_SOLUTIONS / "make_config.py")
 hide_gated_solutions = _load(NO_SOLUTIONS / "hide_gated_solutions.py")
 
 
-def _run(command: list, **kwargs) -> subprocess.CompletedProcess:
+def _run(command: list, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
     # The grading kernel must be this interpreter (with mixedrain), not a user-wide "python3".
-    env = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    env = {**(os.environ if env is None else env), "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env, **kwargs)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -136,8 +136,15 @@ def test_generate_writes_student_and_autograder_versions(generated, name):
     with zipfile.ZipFile(generate.autograder_zip(generated, name)) as archive:
         tests = {Path(n).stem for n in archive.namelist() if n.startswith("tests/")}
         config = json.loads(archive.read("otter_config.json"))
+        environment = yaml.safe_load(archive.read("environment.yml"))
+        packaged = {n for n in archive.namelist() if n.startswith("files/mixedrain/")}
     assert tests == set(_question_points(name))
     assert config["pdf"] is False and config["assignment_name"] == name
+    # Self-contained for a course platform: the package beside each submission, the book's pins in the image.
+    assert {"files/mixedrain/__init__.py", "files/mixedrain/fit.py", "files/mixedrain/stan/uncorrelated.stan"} <= packaged
+    (pip,) = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict)]
+    assert set(generate.grading_requirements()) <= set(pip)
+    assert f"python={generate.GRADING_PYTHON}" in environment["dependencies"]
     assert f'otter.Notebook("{name}.ipynb")' in student.cells[0].source
     assert all(not cell.get("outputs") for cell in student.cells), "the handed-out notebook has no outputs"
     checks = [cell.source for cell in student.cells if cell.source.startswith("grader.check(")]
@@ -195,20 +202,112 @@ def test_blank_student_version_scores_zero(generated, name, tmp_path):
 
 
 @pytest.mark.stan
-def test_wrong_answer_loses_only_that_question(generated, tmp_path):
-    name = "simulate_and_fit"
+def test_grade_folder_in_parallel(generated, tmp_path):
+    """`grade.py --jobs 2`: rows in file-name order whatever finishes first; an ungradable file is reported."""
+    name = "correlated_or_not"
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    for student in ("b_student", "a_student"):
+        shutil.copy(generated / name / "student" / f"{name}.ipynb", submissions / f"{student}.ipynb")
+    (submissions / "c_student.ipynb").write_text("not a notebook")
+    scores = tmp_path / "scores.csv"
+    command = [sys.executable, ASSIGNMENTS / "grade.py", name, submissions, "--output", scores,
+               "--generated", generated, "--jobs", "2"]  # fmt: skip
+    env = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}  # as _run: this kernel
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "c_student.ipynb was not graded" in result.stderr
+    rows = list(csv.DictReader(scores.open()))
+    assert [row["submission"] for row in rows] == ["a_student.ipynb", "b_student.ipynb"]
+    assert all(float(row["total"]) == 0.0 for row in rows)
+
+
+# One classic slip per assignment: (text that finds its cell in the solution notebook; the text
+# replaced; what replaces it; the question that should lose its points).
+SLIPS = {
+    # Report the posterior standard deviations instead of the means.
+    "simulate_and_fit": ("posterior_means =", ".mean())", ".std())", "q4"),
+    # Forget the correlation when moving the intercept to day 0.
+    "correlated_or_not": ("def spread_on_day", 'post["rho"] if "rho" in post else 0.0', "0.0", "q5"),
+}
+
+
+@pytest.mark.stan
+@pytest.mark.parametrize("name", sorted(SLIPS))
+def test_wrong_answer_loses_only_that_question(generated, name, tmp_path):
+    marker, old, new, question = SLIPS[name]
     notebook = nbformat.read(generated / name / "autograder" / f"{name}.ipynb", as_version=4)
-    # The classic slip: report the posterior standard deviations instead of the means.
-    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("posterior_means =")]
-    cell.source = cell.source.replace(".mean())", ".std())", 1)
-    assert ".std())" in cell.source
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and marker in c.source]
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new, 1)
     wrong = tmp_path / "wrong" / f"{name}.ipynb"
     wrong.parent.mkdir()
     nbformat.write(notebook, wrong)
 
     scores = _otter_run(wrong, name, generated, tmp_path)
-    expected = {q: (0.0 if q == "q4" else points, points) for q, points in _question_points(name).items()}
+    expected = {q: (0.0 if q == question else points, points) for q, points in _question_points(name).items()}
     assert scores == expected
+
+
+# ------------------------------------------------ the autograder as a course platform runs it
+
+
+def _platform_run(notebook: Path, name: str, generated: Path, root: Path) -> dict:
+    """Grade ``notebook`` the way Gradescope does, from the autograder zip alone; return results.json.
+
+    Gradescope unpacks the zip into ``/autograder/source``, puts the submission
+    in ``/autograder/submission`` and runs ``/autograder/run_autograder``, which
+    activates the image's environment and runs ``source/run_otter.py``: Otter's
+    own entry point, ``otter.run.run_autograder.main("/autograder")``. Here the
+    root is an empty temporary folder instead of ``/``, and the environment is
+    the running one; nothing else comes from the repository.
+    """
+    autograder = root / "autograder"
+    source, submission = autograder / "source", autograder / "submission"
+    source.mkdir(parents=True)
+    submission.mkdir()
+    (autograder / "results").mkdir()
+    (autograder / "submission_metadata.json").write_text("{}")  # Gradescope writes the student's details here
+    with zipfile.ZipFile(generate.autograder_zip(generated, name)) as archive:
+        archive.extractall(source)
+    assert "python /autograder/source/run_otter.py" in (source / "run_autograder").read_text()
+    entry = source / "run_otter.py"
+    assert 'run_autograder("/autograder")' in entry.read_text()
+    entry.write_text(entry.read_text().replace('"/autograder"', json.dumps(str(autograder))))
+    shutil.copy(notebook, submission / f"{name}.ipynb")
+    # Run from the empty root, with nothing of the repository on the path (PYTHONPATH or the current folder).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    _run([sys.executable, entry], cwd=root, env=env)
+    return json.loads((autograder / "results" / "results.json").read_text())
+
+
+@pytest.mark.stan
+@pytest.mark.parametrize("version", ["solutions", "blank"])
+def test_autograder_zip_grades_from_an_empty_directory(generated, version, tmp_path):
+    name = "correlated_or_not"
+    folder = "autograder" if version == "solutions" else "student"
+    notebook = nbformat.read(generated / name / folder / f"{name}.ipynb", as_version=4)
+    # Record which mixedrain the grading kernel imports: it should be the zip's copy, not the repository's.
+    where = tmp_path / "imported_from.txt"
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(f"import mixedrain\nopen({str(where)!r}, 'w').write(mixedrain.__file__)"))
+    submitted = tmp_path / "submitted" / f"{name}.ipynb"
+    submitted.parent.mkdir()
+    nbformat.write(notebook, submitted)
+    root = tmp_path / "platform"
+    root.mkdir()
+    results = _platform_run(submitted, name, generated, root)
+    assert Path(where.read_text()) == root / "autograder" / "submission" / "mixedrain" / "__init__.py"
+    points = _question_points(name)
+    # Gradescope's results format: one entry per question (the total is their sum when no "score" is given).
+    assert "score" not in results
+    assert {t["name"]: t["max_score"] for t in results["tests"] if t.get("max_score")} == points
+    scores = {t["name"]: t["score"] for t in results["tests"] if t.get("max_score")}
+    assert scores == (points if version == "solutions" else {q: 0.0 for q in points})
+
+
+def test_grading_requirements_doctests():
+    result = doctest.testmod(generate, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # ------------------------------------------------------ the book without solutions
