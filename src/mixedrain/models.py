@@ -162,20 +162,31 @@ _SEED_PART2_PRIORS = MappingProxyType(
 )  # fmt: skip
 
 
-def _uncorrelated(*, name: str, description: str, switches: dict[str, int] | None = None) -> Model:
+def _uncorrelated(
+    *,
+    name: str,
+    description: str,
+    switches: dict[str, int] | None = None,
+    priors: tuple[Prior, ...] = _GAUSSIAN_PRIORS,
+    fixed_priors: MappingProxyType | None = None,
+) -> Model:
+    """A model of ``uncorrelated.stan``: ``switches`` not named are off."""
     return Model(
         name=name,
         program="uncorrelated",
         formula="y ~ x + (x || g)",
         family="gaussian",
         correlated=False,
-        priors=_GAUSSIAN_PRIORS,
+        priors=priors,
         switches=MappingProxyType({**_SWITCHES_OFF, **(switches or {})}),
         description=description,
+        fixed_priors=fixed_priors,
     )
 
 
 def _correlated(*, name: str, description: str, switches: dict[str, int] | None = None) -> Model:
+    """A model of ``correlated.stan``: ``switches`` not named are off."""
+    switches = {"noncentered": 0, "integrated": 0, **(switches or {})}
     return Model(
         name=name,
         program="correlated",
@@ -183,7 +194,7 @@ def _correlated(*, name: str, description: str, switches: dict[str, int] | None 
         family="gaussian",
         correlated=True,
         priors=(*_GAUSSIAN_PRIORS, _RHO),
-        switches=MappingProxyType({"noncentered": 0, "integrated": 0, **(switches or {})}),
+        switches=MappingProxyType(switches),
         description=description,
     )
 
@@ -211,15 +222,11 @@ MODELS: dict[str, Model] = {
             description="the centered model with its likelihood written row by row",
             switches={"by_row": 1},
         ),
-        Model(
+        _uncorrelated(
             name="seed_part2",
-            program="uncorrelated",
-            formula="y ~ x + (x || g)",
-            family="gaussian",
-            correlated=False,
-            priors=(_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
-            switches=MappingProxyType({**_SWITCHES_OFF, "uniform_sds": 1}),
             description="the centered model with the seed's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
+            switches={"uniform_sds": 1},
+            priors=(_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
             fixed_priors=_SEED_PART2_PRIORS,
         ),
         _correlated(
