@@ -19,7 +19,8 @@ data {
 }
 transformed data {
   int J_sampled = integrated ? 0 : J;  // columns of z: group effects the sampler moves
-  array[5] vector[J] sums = group_sums(J, group, x, y); // per group: rows, sums of x, x^2, y, x * y
+  // per group: rows, sums of x, x^2, y, x * y
+  tuple(vector[J], vector[J], vector[J], vector[J], vector[J]) sums = group_sums(J, group, x, y);
   real sum_yy = dot_self(y);
 }
 parameters {

@@ -22,7 +22,8 @@ transformed data {
   real sigma_alpha_upper = uniform_sds ? prior_sigma_alpha_sd : positive_infinity();
   real sigma_beta_upper = uniform_sds ? prior_sigma_beta_sd : positive_infinity();
   real sigma_y_upper = uniform_sds ? prior_sigma_y_sd : positive_infinity();
-  array[5] vector[J] sums = group_sums(J, group, x, y); // per group: rows, sums of x, x^2, y, x * y
+  // per group: rows, sums of x, x^2, y, x * y
+  tuple(vector[J], vector[J], vector[J], vector[J], vector[J]) sums = group_sums(J, group, x, y);
   real sum_yy = dot_self(y);
   int J_sampled = integrated ? 0 : J;  // group effects the sampler moves
 }
