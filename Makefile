@@ -13,7 +13,7 @@ PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
 # The execution cache keys on notebook text only: a change to the helper package must re-execute chapters.
 PACKAGE_STAMP := _build/.package-stamp
-PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan')
+PACKAGE_FILES := $(shell find src -name '*.py' -o -name '*.stan' -o -name '*.stanfunctions')
 
 .PHONY: book test clean lab
 

@@ -19,7 +19,7 @@ What it measures
    * ``baseline``: the book's first program, frozen in
      ``benchmarks/baseline_centered.stan`` (row by row, and ``y_rep`` made in
      generated quantities, one value per row and draw shipped through httpstan),
-     sampled with :func:`mixedrain.fit.sample_program` on the default model's
+     sampled with :func:`mixedrain.engine.sample_program` on the default model's
      data less its switches.
 
    For each: sampling seconds (``posterior.sample``: the chains, httpstan
@@ -32,7 +32,7 @@ What it measures
 3. statsmodels MixedLM (REML, ``compare.fit_mixedlm``) seconds on each data set.
 4. Compiling, into empty caches (``XDG_CACHE_HOME`` pointed at a new
    folder): each catalogue program alone in a fresh process
-   (``mixedrain.build.compile_code``; seconds and the compiler's peak
+   (``mixedrain.engine.compile_code``; seconds and the compiler's peak
    memory), the first of them once more with httpstan's own compiler flags
    (which keep Python's ``-g``, where the book adds ``-g0``), then
    ``python -m mixedrain.build`` compiling them all, with
@@ -40,7 +40,7 @@ What it measures
    programs the cache holds after).
 
 Every fit really samples (``fit_model`` clears httpstan's stored fits) and
-takes the fit lock of its program (``mixedrain.build.machine_lock``). Results
+takes the fit lock of its program (``mixedrain.engine.machine_lock``). Results
 go to stdout as a report and, one row per data set, program and
 hyperparameter, to a CSV (``--csv``; the book's appendix *How fits scale*
 reads ``benchmarks/scaling.csv``).
@@ -62,7 +62,6 @@ import contextlib
 import csv
 import datetime
 import importlib.metadata
-import inspect
 import json
 import os
 import platform
@@ -100,9 +99,9 @@ def progress(message: str) -> None:
 
 def default_model() -> str:
     """The catalogue model ``fit_model`` fits when none is named."""
-    from mixedrain.fit import fit_model
+    from mixedrain.models import DEFAULT_MODEL
 
-    return inspect.signature(fit_model).parameters["model"].default
+    return DEFAULT_MODEL
 
 
 # --- the data sets --------------------------------------------------------------------------------
@@ -166,11 +165,11 @@ def fit_baseline(prepared):
     """The frozen first program on the default model's data, less the switches it does not know."""
     import arviz as az
 
-    from mixedrain.fit import sample_program
-    from mixedrain.models import get_model, stan_data
+    from mixedrain.engine import sample_program
+    from mixedrain.models import get_model, program_data
 
     spec = get_model(default_model())
-    data = {key: value for key, value in stan_data(spec, prepared).items() if key not in spec.switches}
+    data = {key: value for key, value in program_data(spec, prepared).items() if key not in spec.switches}
     fit, posterior, timings = sample_program(
         BASELINE.read_text(encoding="utf-8"), data, chains=CHAINS, draws=DRAWS, warmup=WARMUP, seed=SEED,
         label=BASELINE.name,
@@ -258,7 +257,7 @@ def mixedlm_seconds(data_sets) -> dict:
 
 def compile_child(program: str, httpstan_flags: bool = False) -> None:
     """Run inside the subprocess: compile one program and print seconds and peak memory as JSON."""
-    from mixedrain.build import COMPILE_ARGS, compile_code
+    from mixedrain.engine import COMPILE_ARGS, compile_code
     from mixedrain.models import load_program
 
     with contextlib.redirect_stdout(sys.stderr):

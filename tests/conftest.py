@@ -82,6 +82,15 @@ def _fake_posterior(*, states, chains, draws, attrs=None, **values) -> az.Infere
     return idata
 
 
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """httpstan's cache moved to an empty folder (httpstan finds it through XDG_CACHE_HOME)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    import httpstan.cache
+
+    return httpstan.cache.cache_directory()
+
+
 @pytest.fixture(scope="session")
 def fake_posterior():
     """Factory for hand-made posteriors (no Stan): ``fake_posterior(states=..., chains=..., draws=..., **values)``."""

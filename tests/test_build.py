@@ -15,15 +15,6 @@ from mixedrain import build
 from mixedrain.models import PROGRAMS
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch):
-    """httpstan's cache moved to an empty folder (httpstan finds it through XDG_CACHE_HOME)."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    import httpstan.cache
-
-    return httpstan.cache.cache_directory()
-
-
 def fake_compile(cache, model_id: str) -> None:
     """What a finished compile leaves: the model's folder with its extension module."""
     folder = cache / "models" / model_id
@@ -83,57 +74,3 @@ def test_then_on_a_warm_cache_counts_none_and_passes_on_the_command_status(monke
     fake_compile(empty_cache, "already1")
     assert run_then(monkeypatch, empty_cache, compiled_by_build=0, command="raise SystemExit(3)") == 3
     assert capsys.readouterr().out == "Stan programs compiled during this build: 0\n"
-
-
-def test_compile_turns_debug_information_off(monkeypatch, empty_cache):
-    # Python's CFLAGS carry -g; the last -g flag on the command line wins, and COMPILE_ARGS come last.
-    import httpstan.compile
-    import httpstan.models
-
-    seen = {}
-
-    async def build_module(code, extra_compile_args=None):
-        seen["args"] = extra_compile_args
-        return ""
-
-    monkeypatch.setattr(httpstan.models, "build_services_extension_module", build_module)
-    monkeypatch.setattr(httpstan.compile, "compile", lambda code, name: ("// C++", ""))
-    monkeypatch.setattr(build, "load_program", lambda program: "parameters { real x; } model { x ~ std_normal(); }")
-    build.compile_program("anything")
-    debug_flags = [flag for flag in seen["args"] if flag.startswith("-g")]
-    assert debug_flags[-1] == "-g0"
-    assert "-O3" in seen["args"]  # httpstan's optimisation level, kept
-
-
-def acquires(lock_factory, seconds: float = 1.0):
-    """Try ``with lock_factory():`` in another thread: whether it got in within ``seconds``, and the thread,
-    which holds the lock until ``thread.leave`` is set."""
-    import threading
-
-    entered, leave = threading.Event(), threading.Event()
-
-    def hold():
-        with lock_factory():
-            entered.set()
-            leave.wait()
-
-    thread = threading.Thread(target=hold)
-    thread.leave = leave
-    thread.start()
-    return entered.wait(seconds), thread
-
-
-def test_fits_of_different_programs_may_overlap_but_not_of_one_program(empty_cache):
-    # flock treats two open() calls as two holders even in one process, as two processes would be.
-    with build.machine_lock("parameters { real a; }"):
-        other_program, other = acquires(lambda: build.machine_lock("parameters { real b; }"))
-        same_program, same = acquires(lambda: build.machine_lock("parameters { real a; }"))
-        everything, exclusive = acquires(build.machine_lock)
-        for thread in (other, same, exclusive):
-            thread.leave.set()  # each leaves as soon as it gets in
-    for thread in (other, same, exclusive):
-        thread.join(10)
-        assert not thread.is_alive()
-    assert other_program
-    assert not same_program
-    assert not everything

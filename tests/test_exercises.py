@@ -25,7 +25,7 @@ import yaml
 
 from mixedrain.data import load_sleepstudy
 from mixedrain.fit import fit_model
-from mixedrain.models import get_model, stan_data
+from mixedrain.models import get_model, program_data
 from mixedrain.prepare import prepare_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +189,7 @@ def _hyperparameters_clean(idata: az.InferenceData, names: list[str]) -> None:
 def test_book_priors_solution_fits_the_centered_model(prepared, centered_fit, tmp_path, monkeypatch):
     """Chapter 3: Part 2's program edited to the book's priors is the catalogue's centered model."""
     names = list(get_model("centered").hyperparameters)
-    namespace = {"prepared": prepared, "idata": centered_fit, "stan_data": stan_data, "HYPERPARAMETERS": names}
+    namespace = {"prepared": prepared, "idata": centered_fit, "program_data": program_data, "HYPERPARAMETERS": names}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         result = _run_solution("ch3-ex-book-priors", namespace, tmp_path, monkeypatch)

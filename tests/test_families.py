@@ -3,8 +3,8 @@ import pytest
 from scipy import integrate
 
 from mixedrain.families import FAMILIES, get_family
-from mixedrain.build import machine_lock
-from mixedrain.models import get_model, load_program, stan_data
+from mixedrain.engine import machine_lock
+from mixedrain.models import get_model, load_program, program_data
 
 
 @pytest.mark.parametrize("name", ["gaussian", "gamma"])
@@ -60,8 +60,8 @@ def test_numpy_log_likelihood_matches_the_stan_program(model, prepared):
         else:
             point |= {"alpha": rng.normal(25, 5, J), "beta": rng.normal(5, 2, J)}
     with machine_lock():
-        on = stan.build(load_program(spec.program), data=stan_data(spec, prepared), random_seed=1)
-        off = stan.build(load_program(spec.program), data=stan_data(spec, prepared, prior_only=True), random_seed=1)
+        on = stan.build(load_program(spec.program), data=program_data(spec, prepared), random_seed=1)
+        off = stan.build(load_program(spec.program), data=program_data(spec, prepared, prior_only=True), random_seed=1)
     unconstrained = on.unconstrain_pars({k: np.asarray(v).tolist() for k, v in point.items()})
     stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
     if spec.correlated and spec.switches["noncentered"]:
@@ -93,8 +93,8 @@ def test_integrated_likelihood_is_the_exact_gaussian_marginal(model, rho, prepar
         point["L"] = [[1.0, 0.0], [rho, np.sqrt(1 - rho**2)]]
     effects_covariance = np.array([[25.0, rho * 10.0], [rho * 10.0, 4.0]])
     with machine_lock():
-        on = stan.build(load_program(model), data=stan_data(model, prepared), random_seed=1)
-        off = stan.build(load_program(model), data=stan_data(model, prepared, prior_only=True), random_seed=1)
+        on = stan.build(load_program(model), data=program_data(model, prepared), random_seed=1)
+        off = stan.build(load_program(model), data=program_data(model, prepared, prior_only=True), random_seed=1)
     unconstrained = on.unconstrain_pars(point)
     stan_likelihood = on.log_prob(unconstrained, adjust_transform=False) - off.log_prob(unconstrained, adjust_transform=False)
     codes = np.asarray(prepared.stan_data["group"]) - 1

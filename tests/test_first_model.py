@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mixedrain.build import compile_code, is_compiled_text, machine_lock
-from mixedrain.models import load_program, program_path, stan_data
+from mixedrain.engine import compile_code, is_compiled_text, machine_lock
+from mixedrain.models import load_program, program_data, program_path
 
 pytestmark = pytest.mark.stan
 
@@ -66,7 +66,7 @@ def _log_conditional_of_effects(values: dict, data: dict) -> float:
 
 @pytest.fixture(scope="module")
 def first_model(prepared):
-    return _model(FIRST_PROGRAM.read_text(encoding="utf-8"), stan_data("centered", prepared))
+    return _model(FIRST_PROGRAM.read_text(encoding="utf-8"), program_data("centered", prepared))
 
 
 def test_first_program_is_short_and_states_each_equation_once():
@@ -78,7 +78,7 @@ def test_first_program_is_short_and_states_each_equation_once():
 
 
 def test_first_program_and_centered_form_have_the_same_log_density(first_model, prepared):
-    centered = _model(load_program("centered"), stan_data("centered", prepared))
+    centered = _model(load_program("centered"), program_data("centered", prepared))
     points = _points(prepared.stan_data["J"])
     first = np.array([_log_density(first_model, p) for p in points])
     fitted = np.array([_log_density(centered, p) for p in points])
@@ -88,7 +88,7 @@ def test_first_program_and_centered_form_have_the_same_log_density(first_model, 
 
 
 def test_first_program_integrated_over_the_effects_is_the_default_form(first_model, prepared):
-    data = stan_data("integrated", prepared)
+    data = program_data("integrated", prepared)
     integrated = _model(load_program("integrated"), data)
     points = _points(prepared.stan_data["J"])
     hyperparameters = ("mu_alpha", "mu_beta", "sigma_alpha", "sigma_beta", "sigma_y")

@@ -1,4 +1,3 @@
-import os
 import warnings
 
 import arviz as az
@@ -167,14 +166,14 @@ def test_integrated_draws_follow_the_exact_conditional(rho, prepared):
     # At fixed hyperparameters a group's (alpha, beta) given its rows is normal; its mean and covariance
     # are computed here the textbook way, with the group's full design matrix, and the NumPy draws must
     # match them within Monte Carlo error.
-    from mixedrain.fit import draw_group_effects
+    from mixedrain.fit import draw_integrated_effects
 
     point = {"mu_alpha": 40.0, "mu_beta": 3.0, "sigma_alpha": 5.0, "sigma_beta": 2.0, "sigma_y": 4.0}
     if rho is not None:
         point["rho"] = rho
     draws = 20_000
     fake = az.from_dict(posterior={name: np.full((1, draws), value) for name, value in point.items()})
-    effects = draw_group_effects(fake, prepared, seed=3).posterior
+    effects = draw_integrated_effects(fake, prepared, seed=3).posterior
     codes = np.asarray(prepared.stan_data["group"]) - 1
     x = np.asarray(prepared.stan_data["x"], dtype=float)
     y = np.asarray(prepared.stan_data["y"], dtype=float)
@@ -341,29 +340,3 @@ def test_sleepstudy_is_labelled_by_subject(sleepstudy_fit):
     assert sleepstudy_fit.posterior["alpha"].dims == ("chain", "draw", "Subject")
     assert sleepstudy_fit.posterior["Subject"].values[0] == "308"
     assert sleepstudy_fit.log_likelihood["y"].sizes["obs"] == 180
-
-
-def test_a_first_compile_announces_itself_in_one_line_and_nothing_else(tmp_path):
-    # The compiler's own messages (pages of template warnings) go to httpstan's stderr.log, not the
-    # reader, even where sys.stderr has no file descriptor, as in a notebook. A fresh process with an
-    # empty cache: httpstan's sampling workers keep the cache directory they started with.
-    import subprocess
-    import sys
-
-    script = """
-import io, sys, warnings
-warnings.simplefilter("ignore")
-class NotebookStream(io.TextIOBase):  # text out, no file descriptor
-    def write(self, text):
-        return sys.__stderr__.write(text)
-sys.stderr = NotebookStream()
-from mixedrain.fit import sample_program
-for _ in range(2):
-    sample_program("parameters { real x; } model { x ~ std_normal(); }", {}, chains=1, draws=10, warmup=10, label="tiny.stan")
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)}, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Compiling tiny.stan, the first use"), lines[:5]

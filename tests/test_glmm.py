@@ -163,7 +163,7 @@ def test_conditional_effects_are_the_conjugate_posterior():
 def _build(data):
     import stan
 
-    from mixedrain.build import machine_lock
+    from mixedrain.engine import machine_lock
 
     with machine_lock(load_glmm_program()):
         return stan.build(load_glmm_program(), data=data, random_seed=1)

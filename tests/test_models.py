@@ -7,16 +7,17 @@ import pandas as pd
 import pytest
 
 from mixedrain.models import (
+    DEFAULT_MODEL,
     MODEL_NAMES,
     MODELS,
     PROGRAMS,
     default_priors,
     get_model,
     load_program,
+    program_data,
     program_path,
     prior_table,
     resolve_priors,
-    stan_data,
 )
 from mixedrain.prepare import prepare_data
 
@@ -37,7 +38,7 @@ def test_programs_ship_with_the_package(name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_each_model_declares_exactly_the_data_the_catalogue_sends(name, prepared):
     spec = get_model(name)
-    data = stan_data(spec, prepared)  # the seed's rainfall is positive, so the gamma model takes it too
+    data = program_data(spec, prepared)  # the seed's rainfall is positive, so the gamma model takes it too
     declared = set(re.findall(r"(\w+);\s*(?://.*)?$", _data_block(spec.program), re.M))
     assert declared == set(data), (declared ^ set(data))
     for parameter in spec.hyperparameters:
@@ -45,13 +46,33 @@ def test_each_model_declares_exactly_the_data_the_catalogue_sends(name, prepared
         assert declared_somewhere, parameter
 
 
-def test_three_programs_serve_nine_models():
-    assert len(MODELS) == 9 and PROGRAMS == ("uncorrelated", "correlated", "gamma")
+def test_three_programs_serve_nine_models_and_one_serves_every_formula():
+    assert len(MODELS) == 9 and PROGRAMS == ("uncorrelated", "correlated", "gamma", "glmm")
     assert get_model("integrated").switches["integrated"] == 1 and get_model("centered").switches["integrated"] == 0
     assert get_model("correlated_integrated").switches["integrated"] == 1 and get_model("correlated").switches["integrated"] == 0
     assert {get_model(n).switches["noncentered"] for n in ("centered", "noncentered")} == {0, 1}
     assert {get_model(n).switches["noncentered"] for n in ("correlated", "correlated_noncentered")} == {0, 1}
     assert get_model("by_row").switches["by_row"] == 1 and get_model("centered").switches["by_row"] == 0
+    assert {name for name, model in MODELS.items() if model.integrated} == {"integrated", "correlated_integrated"}
+
+
+def test_the_default_model_is_one_constant():
+    import inspect
+
+    from mixedrain.fit import fit_model
+
+    assert inspect.signature(fit_model).parameters["model"].default is DEFAULT_MODEL
+    assert get_model(DEFAULT_MODEL).integrated
+
+
+def test_included_files_are_inlined_so_the_program_text_is_fixed():
+    # httpstan gives stanc no include path and keys its compile cache by the text: both Gaussian
+    # programs must arrive with the shared functions in place, the same text on every call.
+    for program in ("uncorrelated", "correlated"):
+        assert "#include integrated_gaussian.stanfunctions" in program_path(program).read_text()
+        text = load_program(program)
+        assert "#include" not in text and text.count("real integrated_gaussian(") == 1
+        assert text == load_program(program)
 
 
 def test_unknown_model_is_named():
@@ -132,8 +153,8 @@ def test_bad_input_is_rejected_with_a_clear_message(prepared, priors, level, mes
         prior_table("centered", prepared, priors, level=level)
 
 
-def test_stan_data_carries_rows_priors_and_switches(prepared):
-    data = stan_data("noncentered", prepared, {"prior_sigma_y_sd": 3.0}, prior_only=True)
+def test_program_data_carries_rows_priors_and_switches(prepared):
+    data = program_data("noncentered", prepared, {"prior_sigma_y_sd": 3.0}, prior_only=True)
     assert data["N"] == 510 and data["noncentered"] == 1 and data["by_row"] == 0 and data["prior_only"] == 1
     assert data["prior_sigma_y_sd"] == 3.0
     assert resolve_priors("noncentered", prepared, {"prior_sigma_y_sd": 3.0}).items() <= data.items()
@@ -141,7 +162,7 @@ def test_stan_data_carries_rows_priors_and_switches(prepared):
 
 def test_positive_family_rejects_non_positive_outcomes_before_stan(prepared):
     with pytest.raises(ValueError, match=r"'gamma' has a gamma outcome, which must be positive.*rainfall"):
-        stan_data("gamma", prepare_data(prepared.frame.assign(rainfall=prepared.frame["rainfall"] - 100)))
+        program_data("gamma", prepare_data(prepared.frame.assign(rainfall=prepared.frame["rainfall"] - 100)))
 
 
 def test_predictor_without_spread_is_named():
@@ -155,4 +176,4 @@ def test_seed_part2_priors_are_the_posts_own(prepared):
     assert table.loc["mu_beta", "latex"] == r"\mu_\beta \sim \mathrm{N}(0, 100)"
     assert table.loc["sigma_y", "latex"] == r"\sigma_y \sim \mathrm{U}(0, 100)"
     assert table.loc["sigma_y", "median"] == pytest.approx(50.0)
-    assert stan_data("seed_part2", prepared)["uniform_sds"] == 1
+    assert program_data("seed_part2", prepared)["uniform_sds"] == 1

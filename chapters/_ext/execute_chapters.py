@@ -7,7 +7,7 @@ much of its time in imports, tables and figures on one core, while another
 chapter's fit could use the other. Three at a time finished the chapters in
 139-144 s against 193 s one at a time on the 2-core machine (README,
 Timings). Two fits of one Stan program never overlap; fits of different
-programs may (``mixedrain.build.machine_lock``).
+programs may (``mixedrain.engine.machine_lock``).
 
 The cache is myst-nb's own, filled with myst-nb's own reader, so the book
 build matches each chapter by its code cells and kernel and uses the outputs.

@@ -6,7 +6,8 @@ and 1.7 GB of memory each, on one core. httpstan caches the result under
 so this is paid once per machine. ``make book`` runs ``python -m mixedrain.build``
 before the chapters execute, so the programs compile side by side instead of one
 after another inside the chapters. A program already compiled costs nothing and
-prints nothing.
+prints nothing. How to compile, and the locks, live in :mod:`mixedrain.engine`;
+this module is the command line over the catalogue.
 
 Usage::
 
@@ -20,19 +21,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import fcntl
 import subprocess
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from importlib.machinery import EXTENSION_SUFFIXES
 
+from mixedrain.engine import TYPICAL_SECONDS, compile_code, is_compiled_text, machine_lock
 from mixedrain.models import PROGRAMS, load_program
-
-#: About how long one compile takes on a 2-core machine, for the message a first compile prints.
-TYPICAL_SECONDS = 30
 
 
 def is_compiled(program: str) -> bool:
@@ -46,82 +42,9 @@ def is_compiled(program: str) -> bool:
     return is_compiled_text(load_program(program))
 
 
-def is_compiled_text(code: str) -> bool:
-    """Whether httpstan already holds the compiled Stan program ``code`` for this Python."""
-    import httpstan.cache
-    import httpstan.models
-
-    name = httpstan.models.calculate_model_name(code)
-    directory = httpstan.cache.model_directory(name)
-    try:
-        httpstan.models.import_services_extension_module(name)
-    except KeyError:
-        return False
-    return (directory / "stderr.log").exists()
-
-
-#: httpstan's own C++ flags, then ``-g0``. The extension is built with Python's CFLAGS, which carry
-#: ``-g``: debug information for Stan's templates took a quarter to a third of each compile (46.8 s
-#: against 35.4 s, benchmarks/RESULTS.md) and half of a 57 MB module that no reader will debug.
-COMPILE_ARGS = ["-O3", "-std=c++14", "-Wno-sign-compare", "-g0"]
-
-
 def compile_program(program: str) -> float:
     """Compile one catalogue program into httpstan's cache, as ``stan.build`` would; return the seconds taken."""
     return compile_code(load_program(program))
-
-
-def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> float:
-    """Compile the Stan program ``code`` into httpstan's cache; return the seconds taken.
-
-    The same steps, in the same order, as httpstan's own create-model handler,
-    so that ``stan.build`` later finds everything it looks for in the cache;
-    only the compiler flags differ (:data:`COMPILE_ARGS`; ``None`` for
-    httpstan's own, as the benchmark compares).
-    """
-    import httpstan.cache
-    import httpstan.compile
-    import httpstan.models
-
-    start = time.perf_counter()
-    name = httpstan.models.calculate_model_name(code)
-    httpstan.cache.delete_model_directory(name)
-    _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
-    httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
-    # httpstan keeps the compiler's messages (pages of template warnings, saved as stderr.log) by pointing
-    # file descriptor 2 at a file, but only if sys.stderr has a descriptor; under Jupyter or pytest it may
-    # not, and the messages would reach the reader. The process's own stderr has one.
-    with contextlib.redirect_stderr(sys.__stderr__ or sys.stderr):
-        compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args))
-    httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
-    return time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def machine_lock(program: str | None = None):
-    """A machine-wide lock for Stan work.
-
-    Without ``program`` it is exclusive: nothing else of ours runs Stan meanwhile
-    (``compile_all`` takes it, so no fit starts beside two compiles of 2 GB each).
-    With a program's text it is shared between programs and exclusive within
-    one: two fits of one program never overlap, so neither removes the other's
-    stored fit (``fit.py``) nor compiles it twice, while fits of different
-    programs may run side by side.
-    """
-    from httpstan.cache import cache_directory
-    from httpstan.models import calculate_model_name
-
-    cache_directory().mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        machine = stack.enter_context(open(cache_directory() / "mixedrain.lock", "w"))
-        fcntl.flock(machine, fcntl.LOCK_SH if program else fcntl.LOCK_EX)
-        stack.callback(fcntl.flock, machine, fcntl.LOCK_UN)
-        if program:
-            model = calculate_model_name(program).split("/")[-1]
-            own = stack.enter_context(open(cache_directory() / f"mixedrain-{model}.lock", "w"))
-            fcntl.flock(own, fcntl.LOCK_EX)
-            stack.callback(fcntl.flock, own, fcntl.LOCK_UN)
-        yield
 
 
 def compile_all(programs: tuple[str, ...] = PROGRAMS, jobs: int = 2, out=sys.stdout) -> list[str]:

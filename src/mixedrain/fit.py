@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
-import sys
-import time
 import warnings
 
 import arviz as az
 import numpy as np
 
-from mixedrain.build import TYPICAL_SECONDS, compile_code, is_compiled_text, machine_lock
-from mixedrain.models import Model, get_model, load_program, stan_data
+from mixedrain.engine import sample_program
+from mixedrain.integrated import conditional, group_sums
+from mixedrain.models import DEFAULT_MODEL, Model, get_model, load_program, program_data
 from mixedrain.prepare import PreparedData
 
 #: R-hat above this is reported (Vehtari et al. 2021 recommend 1.01).
@@ -30,7 +26,7 @@ class CentringWarning(UserWarning):
 
 def fit_model(
     prepared: PreparedData,
-    model: str = "integrated",
+    model: str = DEFAULT_MODEL,
     *,
     chains: int = 4,
     draws: int = 1000,
@@ -55,8 +51,9 @@ def fit_model(
         Output of :func:`mixedrain.prepare.prepare_data`.
     model : str
         A catalogue name (:data:`mixedrain.models.MODEL_NAMES`):
-        ``"integrated"`` (the default), ``"centered"``, ``"noncentered"``,
-        ``"correlated_integrated"``, ``"correlated"``, ``"gamma"``, ...
+        ``"integrated"`` (the default, :data:`mixedrain.models.DEFAULT_MODEL`),
+        ``"centered"``, ``"noncentered"``, ``"correlated_integrated"``,
+        ``"correlated"``, ``"gamma"``, ...
     chains, draws, warmup : int
         Number of chains, and of kept and warmup iterations per chain.
     seed : int
@@ -119,7 +116,7 @@ def fit_model(
     for name, value in (("chains", chains), ("draws", draws), ("warmup", warmup), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "warmup" else 1):
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-    data = stan_data(spec, prepared, priors, prior_only=prior_only)
+    data = program_data(spec, prepared, priors, prior_only=prior_only)
     if not spec.correlated and prepared.centre != 0:
         warnings.warn(
             f"model {spec.name!r} keeps intercept and slope uncorrelated, but the predictor was centred at "
@@ -133,8 +130,8 @@ def fit_model(
         label=f"{spec.program}.stan", **sampler_options,
     )
     idata = _to_inference_data(fit, posterior, prepared, prior_only)
-    if spec.switches.get("integrated"):
-        idata = draw_group_effects(idata, prepared, seed=seed)
+    if spec.integrated:
+        idata = draw_integrated_effects(idata, prepared, seed=seed)
     if pointwise:
         idata = add_pointwise(idata, prepared, spec, seed=seed)
     idata.attrs.update(
@@ -152,55 +149,6 @@ def fit_model(
         idata.attrs["first_year"] = prepared.first_year
     _warn_about_problems(idata, spec, "prior" if prior_only else "posterior")
     return idata
-
-
-def sample_program(
-    program: str,
-    data: dict,
-    *,
-    chains: int = 4,
-    draws: int = 1000,
-    warmup: int = 1000,
-    seed: int = 1234,
-    quiet: bool = True,
-    label: str = "a Stan program",
-    **sampler_options,
-):
-    """Build (or load from httpstan's cache) and sample any Stan program text; the engine under :func:`fit_model`.
-
-    One fit of a program at a time on the machine (fits of different programs may
-    overlap), never replayed from httpstan's stored fits.
-    The benchmark calls it directly to time a program that is not in the
-    catalogue (the book's first program, frozen as a baseline).
-
-    Returns
-    -------
-    tuple
-        PyStan's fit, its model, and ``{"build_seconds": ..., "sampling_seconds": ...}``.
-    """
-    import stan  # imported here so the rest of the package works without a compiler
-
-    # No progress messages: httpstan parses them from socket reads, and a read that splits one in two
-    # makes it fail the whole fit ("pop from empty list"), more often the faster a program samples.
-    sampler_options.setdefault("refresh", 0)
-    _allow_nested_event_loop()
-    messages = io.StringIO()
-    with machine_lock(program), _no_stored_fits(program):
-        start = time.perf_counter()
-        # Checked under the program's lock: a fit that waited for another process compiling it finds it done.
-        if not is_compiled_text(program):
-            _announce_first_compile(label)
-            compile_code(program)  # with the book's compiler flags; stan.build then finds it in the cache
-        with _maybe_silenced(messages, quiet):
-            try:
-                posterior = stan.build(program, data=data, random_seed=int(seed))
-                built = time.perf_counter()
-                fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup, **sampler_options)
-                sampled = time.perf_counter()
-            except Exception as error:
-                error.add_note(f"PyStan said:\n{messages.getvalue()}")
-                raise
-    return fit, posterior, {"build_seconds": built - start, "sampling_seconds": sampled - built}
 
 
 def add_pointwise(idata: az.InferenceData, prepared: PreparedData, model: str | Model, *, seed: int = 0) -> az.InferenceData:
@@ -271,7 +219,7 @@ def _where(prepared: PreparedData) -> dict:
     }
 
 
-def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed: int = 0) -> az.InferenceData:
+def draw_integrated_effects(idata: az.InferenceData, prepared: PreparedData, *, seed: int = 0) -> az.InferenceData:
     """Draw each group's ``alpha`` and ``beta`` for a fit that integrated them out.
 
     A group's effects are ``mu + S w`` with ``w ~ N(0, I)`` a priori and
@@ -279,8 +227,8 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
     ``a = sigma_alpha``, ``b = sigma_beta * rho``, ``c = sigma_beta *
     sqrt(1 - rho^2)`` (``rho = 0`` for the uncorrelated model). Given the
     hyperparameters and the group's rows, ``w`` is exactly bivariate normal,
-    with precision ``M`` and mean ``M^-1 v``, which ``uncorrelated.stan`` and
-    ``correlated.stan`` define from the group's sums. One draw of ``w`` per
+    with precision ``M`` and mean ``M^-1 v`` (:func:`mixedrain.integrated.conditional`,
+    the NumPy twin of the programs' integrated likelihood). One draw of ``w`` per
     posterior draw and group makes the joint posterior draws the other
     programs sample directly. A prior fit has no rows to condition on: the
     effects are drawn from their prior.
@@ -324,19 +272,9 @@ def draw_group_effects(idata: az.InferenceData, prepared: PreparedData, *, seed:
     if group == "prior":
         y = x = np.zeros(0)
         codes = codes[:0]
-    J = prepared.stan_data["J"]
-    n, sum_x, sum_xx, sum_y, sum_xy = (np.bincount(codes, weights=w, minlength=J) for w in (None, x, x * x, y, x * y))
-    # The same S, M and v as in the programs' integrated likelihood.
     a, b, c = sigma_alpha, sigma_beta * rho, sigma_beta * np.sqrt(1 - rho**2)
-    variance = sigma_y**2
-    residual = sum_y - n * mu_alpha - sum_x * mu_beta
-    x_residual = sum_xy - sum_x * mu_alpha - sum_xx * mu_beta
-    m11 = 1 + (a**2 * n + 2 * a * b * sum_x + b**2 * sum_xx) / variance
-    m12 = c * (a * sum_x + b * sum_xx) / variance
-    m22 = 1 + c**2 * sum_xx / variance
-    det = m11 * m22 - m12**2
-    v1 = (a * residual + b * x_residual) / variance
-    v2 = c * x_residual / variance
+    m = conditional(group_sums(codes, x, y, prepared.stan_data["J"]), mu_alpha, mu_beta, a, b, c, sigma_y)
+    m11, m12, m22, v1, v2, det = (*m, m.det)
     # w ~ N(M^-1 v, M^-1), drawn through the Cholesky factor of M^-1 = [[m22, -m12], [-m12, m11]] / det.
     l11 = np.sqrt(m22 / det)
     l21 = -m12 / det / l11
@@ -389,53 +327,3 @@ def _warn_about_problems(idata: az.InferenceData, spec: Model, group: str) -> No
             SamplingWarning,
             stacklevel=3,
         )
-
-
-@contextlib.contextmanager
-def _no_stored_fits(program: str):
-    # httpstan stores every seeded fit on disk (about 13 MB each) and silently replays it when the same
-    # call is repeated: the disk fills up and sampling times become meaningless. So every call really
-    # samples, and leaves nothing behind. Compiled programs stay cached.
-    from httpstan.cache import model_directory
-    from httpstan.models import calculate_model_name
-
-    fits = model_directory(calculate_model_name(program)) / "fits"
-
-    def forget() -> None:
-        for path in fits.glob("*.jsonlines.gz"):
-            path.unlink(missing_ok=True)
-
-    forget()
-    try:
-        yield
-    finally:
-        forget()
-
-
-def _announce_first_compile(label: str) -> None:
-    print(
-        f"Compiling {label}, the first use of this Stan program on this machine: about "
-        f"{TYPICAL_SECONDS} s and 2 GB of memory; httpstan caches it, so later fits start at once.",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def _allow_nested_event_loop() -> None:
-    # PyStan runs its own asyncio loop; Jupyter already runs one, so nest it there.
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    import nest_asyncio
-
-    nest_asyncio.apply()
-
-
-@contextlib.contextmanager
-def _maybe_silenced(buffer: io.StringIO, quiet: bool):
-    if not quiet:
-        yield
-        return
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        yield

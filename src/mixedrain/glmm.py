@@ -24,12 +24,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+
+from mixedrain.models import FORMULA_PROGRAM, load_program
 
 if TYPE_CHECKING:  # the formula front end; imported only for type hints, so this module works without it
     from mixedrain.formula import Design
@@ -37,8 +38,8 @@ if TYPE_CHECKING:  # the formula front end; imported only for type hints, so thi
 #: The program's code for each family, and the families it fits.
 FAMILY_CODES: dict[str, int] = {"gaussian": 1, "binomial": 2, "poisson": 3, "gamma": 4}
 
-#: The ``.stan`` file (without suffix) in ``mixedrain/stan``.
-PROGRAM = "glmm"
+#: The ``.stan`` file (without suffix) in ``mixedrain/stan``; the catalogue lists it among the programs it compiles.
+PROGRAM = FORMULA_PROGRAM
 
 #: The prior settings the program reads, for :func:`default_glmm_priors` overrides.
 PRIOR_SETTINGS: tuple[str, ...] = (
@@ -55,7 +56,7 @@ def load_glmm_program() -> str:
     >>> "cholesky_from_cpc" in load_glmm_program()
     True
     """
-    return (resources.files("mixedrain") / "stan" / f"{PROGRAM}.stan").read_text(encoding="utf-8")
+    return load_program(PROGRAM)
 
 
 @dataclass(frozen=True)
@@ -474,7 +475,7 @@ def conditional_group_effects(
     same ``M_j`` and ``v_j`` as glmm.stan's integrated likelihood). One draw
     per posterior draw and level makes the joint posterior draws that the
     non-centered form samples directly; with no rows (``ztz = 0``) it draws
-    from the prior. Works for any ``K``; :func:`mixedrain.fit.draw_group_effects`
+    from the prior. Works for any ``K``; :func:`mixedrain.fit.draw_integrated_effects`
     is the ``K = 2`` case written out.
 
     Parameters

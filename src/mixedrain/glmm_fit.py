@@ -147,7 +147,7 @@ def fit_design(
         If any transition diverged or any R-hat of a population-level
         parameter exceeds 1.01.
     """
-    from mixedrain.fit import sample_program  # the engine; imported late to keep this module light
+    from mixedrain.engine import sample_program  # the engine; imported late to keep this module light
 
     for name, value in (("chains", chains), ("draws", draws), ("warmup", warmup), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "warmup" else 1):

@@ -197,7 +197,7 @@ def _group_parts(idata: az.InferenceData, prepared: PreparedData) -> dict:
     residual = y - draws["mu_alpha"] - draws["mu_beta"] * x  # (draws, rows)
     n, sum_x, sum_xx = indicator.sum(axis=0), x @ indicator, (x * x) @ indicator
     sum_r, sum_xr, sum_rr = residual @ indicator, (residual * x) @ indicator, (residual**2) @ indicator
-    # S = [[a, 0], [b, c]] is the Cholesky factor of Sigma, as in the programs and draw_group_effects.
+    # S = [[a, 0], [b, c]] is the Cholesky factor of Sigma, as in the programs and draw_integrated_effects.
     a = draws["sigma_alpha"]
     b = draws["sigma_beta"] * rho
     c = draws["sigma_beta"] * np.sqrt(1 - rho**2)

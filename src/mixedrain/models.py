@@ -13,6 +13,7 @@ catalogue's nine models need three compiled programs.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -114,6 +115,10 @@ class Model:
         Data that select this model's form of its program.
     description : str
         One line for tables and error messages.
+    fixed_priors : mapping, optional
+        Prior settings that do not depend on the data (a value for every
+        name in :attr:`prior_settings`); without them the priors are scaled to
+        the data (:func:`default_priors`).
     """
 
     name: str
@@ -124,6 +129,12 @@ class Model:
     priors: tuple[Prior, ...]
     switches: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    fixed_priors: MappingProxyType | None = None
+
+    @property
+    def integrated(self) -> bool:
+        """Whether the group effects are integrated out of the likelihood while sampling, and drawn afterwards."""
+        return bool(self.switches.get("integrated", 0))
 
     @property
     def hyperparameters(self) -> tuple[str, ...]:
@@ -142,64 +153,122 @@ class Model:
 
 _GAUSSIAN_PRIORS = (_MU_ALPHA, _MU_BETA, _SIGMA_ALPHA, _SIGMA_BETA, _SIGMA_Y)
 
+_SWITCHES_OFF = {"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 0}
+
+#: The seed's Part 2 priors, as its post wrote them (not scaled to any data).
+_SEED_PART2_PRIORS = MappingProxyType(
+    {"prior_mu_alpha_mean": 0.0, "prior_mu_alpha_sd": 100.0, "prior_mu_beta_mean": 0.0, "prior_mu_beta_sd": 100.0,
+     "prior_sigma_alpha_sd": 100.0, "prior_sigma_beta_sd": 100.0, "prior_sigma_y_sd": 100.0}
+)  # fmt: skip
+
+
+def _uncorrelated(
+    *,
+    name: str,
+    description: str,
+    switches: dict[str, int] | None = None,
+    priors: tuple[Prior, ...] = _GAUSSIAN_PRIORS,
+    fixed_priors: MappingProxyType | None = None,
+) -> Model:
+    """A model of ``uncorrelated.stan``: ``switches`` not named are off."""
+    return Model(
+        name=name,
+        program="uncorrelated",
+        formula="y ~ x + (x || g)",
+        family="gaussian",
+        correlated=False,
+        priors=priors,
+        switches=MappingProxyType({**_SWITCHES_OFF, **(switches or {})}),
+        description=description,
+        fixed_priors=fixed_priors,
+    )
+
+
+def _correlated(*, name: str, description: str, switches: dict[str, int] | None = None) -> Model:
+    """A model of ``correlated.stan``: ``switches`` not named are off."""
+    switches = {"noncentered": 0, "integrated": 0, **(switches or {})}
+    return Model(
+        name=name,
+        program="correlated",
+        formula="y ~ x + (x | g)",
+        family="gaussian",
+        correlated=True,
+        priors=(*_GAUSSIAN_PRIORS, _RHO),
+        switches=MappingProxyType(switches),
+        description=description,
+    )
+
+
 #: The catalogue, by name. ``fit_model(prepared, name)`` fits one.
 MODELS: dict[str, Model] = {
     model.name: model
     for model in (
-        Model(
-            "integrated", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 1}),
-            "uncorrelated intercept and slope, integrated out exactly and drawn after sampling (the default: fastest)",
+        _uncorrelated(
+            name="integrated",
+            description="uncorrelated intercept and slope, integrated out exactly and drawn after sampling (the default: fastest)",
+            switches={"integrated": 1},
+        ),
+        _uncorrelated(
+            name="centered",
+            description="uncorrelated intercept and slope, centered, likelihood from per-group sums",
+        ),
+        _uncorrelated(
+            name="noncentered",
+            description="uncorrelated intercept and slope, non-centered",
+            switches={"noncentered": 1},
+        ),
+        _uncorrelated(
+            name="by_row",
+            description="the centered model with its likelihood written row by row",
+            switches={"by_row": 1},
+        ),
+        _uncorrelated(
+            name="seed_part2",
+            description="the centered model with the seed's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
+            switches={"uniform_sds": 1},
+            priors=(_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
+            fixed_priors=_SEED_PART2_PRIORS,
+        ),
+        _correlated(
+            name="correlated",
+            description="correlated intercept and slope (LKJ prior), centered (better when each group has informative data)",
+        ),
+        _correlated(
+            name="correlated_noncentered",
+            description="correlated intercept and slope (LKJ prior), non-centered as in the Stan User's Guide",
+            switches={"noncentered": 1},
+        ),
+        _correlated(
+            name="correlated_integrated",
+            description="correlated intercept and slope (LKJ prior), integrated out exactly and drawn after sampling (fastest)",
+            switches={"integrated": 1},
         ),
         Model(
-            "centered", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 0}),
-            "uncorrelated intercept and slope, centered, likelihood from per-group sums",
-        ),
-        Model(
-            "noncentered", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 1, "by_row": 0, "integrated": 0}),
-            "uncorrelated intercept and slope, non-centered",
-        ),
-        Model(
-            "by_row", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, _GAUSSIAN_PRIORS,
-            MappingProxyType({"uniform_sds": 0, "noncentered": 0, "by_row": 1, "integrated": 0}),
-            "the centered model with its likelihood written row by row",
-        ),
-        Model(
-            "seed_part2", "uncorrelated", "y ~ x + (x || g)", "gaussian", False, (_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
-            MappingProxyType({"uniform_sds": 1, "noncentered": 0, "by_row": 0, "integrated": 0}),
-            "the centered model with the seed's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
-        ),
-        Model(
-            "correlated", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
-            MappingProxyType({"noncentered": 0, "integrated": 0}),
-            "correlated intercept and slope (LKJ prior), centered (better when each group has informative data)",
-        ),
-        Model(
-            "correlated_noncentered", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
-            MappingProxyType({"noncentered": 1, "integrated": 0}),
-            "correlated intercept and slope (LKJ prior), non-centered as in the Stan User's Guide",
-        ),
-        Model(
-            "correlated_integrated", "correlated", "y ~ x + (x | g)", "gaussian", True, (*_GAUSSIAN_PRIORS, _RHO),
-            MappingProxyType({"noncentered": 0, "integrated": 1}),
-            "correlated intercept and slope (LKJ prior), integrated out exactly and drawn after sampling (fastest)",
-        ),
-        Model(
-            "gamma", "gamma", 'y ~ x + (x || g), family = Gamma(link = "log")', "gamma", False,
-            (_MU_ALPHA, _MU_BETA, _SIGMA_ALPHA, _SIGMA_BETA, _PHI),
-            MappingProxyType({"noncentered": 1}),  # centered diverged on chapter 7's data: weakly identified sigma_beta
-            "Gamma outcome, log link, uncorrelated intercept and slope",
+            name="gamma",
+            program="gamma",
+            formula='y ~ x + (x || g), family = Gamma(link = "log")',
+            family="gamma",
+            correlated=False,
+            priors=(_MU_ALPHA, _MU_BETA, _SIGMA_ALPHA, _SIGMA_BETA, _PHI),
+            # centered diverged on chapter 7's data: weakly identified sigma_beta
+            switches=MappingProxyType({"noncentered": 1}),
+            description="Gamma outcome, log link, uncorrelated intercept and slope",
         ),
     )
 }
 
+#: The model :func:`mixedrain.fit.fit_model` fits when none is named.
+DEFAULT_MODEL = "integrated"
+
 #: The catalogue's model names.
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 
-#: The compiled programs behind the catalogue.
-PROGRAMS: tuple[str, ...] = tuple(dict.fromkeys(model.program for model in MODELS.values()))
+#: The general program behind every lme4 formula (:mod:`mixedrain.glmm`): not a catalogue entry, since
+#: its model is whatever the formula says, but compiled ahead of time beside the catalogue's.
+FORMULA_PROGRAM = "glmm"
+
+#: Every compiled program: the catalogue's, then the formula program.
+PROGRAMS: tuple[str, ...] = (*dict.fromkeys(model.program for model in MODELS.values()), FORMULA_PROGRAM)
 
 
 def get_model(name: str | Model) -> Model:
@@ -218,6 +287,13 @@ def get_model(name: str | Model) -> Model:
         raise ValueError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}") from None
 
 
+#: The folder of the package's Stan programs and the files they include.
+STAN_FOLDER = Path(str(resources.files("mixedrain") / "stan"))
+
+# Stan's own include syntax. httpstan gives stanc no include path, so load_program inlines the files.
+_INCLUDE = re.compile(r"^([ \t]*)#include[ \t]+<?([\w.-]+)>?[ \t]*$", re.M)
+
+
 def program_path(name: str) -> Path:
     """Path of the ``.stan`` file behind a model (or a program) called ``name``.
 
@@ -227,18 +303,33 @@ def program_path(name: str) -> Path:
     'uncorrelated.stan'
     """
     program = name if name in PROGRAMS else get_model(name).program
-    return Path(str(resources.files("mixedrain") / "stan" / f"{program}.stan"))
+    return STAN_FOLDER / f"{program}.stan"
 
 
 def load_program(name: str) -> str:
-    """Text of the Stan program behind a model (or a program) called ``name``.
+    """Text of the Stan program behind a model (or a program) called ``name``, ready for ``stan.build``.
+
+    Each ``#include file`` line is replaced by that file from :data:`STAN_FOLDER`
+    (the text is the same on every call, so httpstan's compile cache, keyed by
+    it, finds the program again).
 
     Examples
     --------
     >>> "lkj_corr_cholesky" in load_program("correlated")
     True
+    >>> "#include" in load_program("correlated"), "real integrated_gaussian(" in load_program("correlated")
+    (False, True)
     """
-    return program_path(name).read_text(encoding="utf-8")
+    return _inline_includes(program_path(name).read_text(encoding="utf-8"))
+
+
+def _inline_includes(text: str) -> str:
+    def inline(match: re.Match) -> str:
+        indent, name = match.groups()
+        included = _inline_includes((STAN_FOLDER / name).read_text(encoding="utf-8")).rstrip("\n")
+        return "\n".join(indent + line if line else line for line in included.splitlines())
+
+    return _INCLUDE.sub(inline, text)
 
 
 def _three_figures(value: float) -> float:
@@ -264,14 +355,11 @@ def default_priors(model: str | Model, prepared: PreparedData) -> dict[str, floa
     evenly spread years), half-normal scales ``0.5`` on ``sigma_alpha`` and
     ``0.2 / s_x`` on ``sigma_beta``, and ``phi ~ Gamma(2, 0.1)`` for the shape
     (mean 20, central 90% from about 3.5 to 47: years that scatter by 50% to
-    15% of their mean). The earlier, wider ``N(log m, 1)`` and ``0.5 / s_x``
-    compound on the exponential scale: on the seed-like positive rainfall their
-    prior predictive 99th percentile was thousands of inches; these keep it
-    in the hundreds. The
-    ``seed_part2`` model keeps the seed's Part 2 priors, ``N(0, 100)`` on the
-    means and ``U(0, 100)`` on the standard deviations. Each value is
-    rounded to three significant figures, so what a table shows is what Stan
-    receives.
+    15% of their mean). A model with :attr:`Model.fixed_priors` keeps them
+    whatever the data: ``seed_part2`` has the seed's Part 2 priors,
+    ``N(0, 100)`` on the means and ``U(0, 100)`` on the standard deviations.
+    Each value is rounded to three significant figures, so what a table
+    shows is what Stan receives.
 
     Parameters
     ----------
@@ -303,9 +391,8 @@ def default_priors(model: str | Model, prepared: PreparedData) -> dict[str, floa
     s_x = float(x.std(ddof=1))
     if not s_x > 0:
         raise ValueError("the predictor takes a single value, so no slope can be estimated")
-    if spec.name == "seed_part2":
-        # The seed's Part 2 post, as it wrote them: not scaled to any data.
-        values = {key: 0.0 if key.endswith("_mean") else 100.0 for key in spec.prior_settings}
+    if spec.fixed_priors is not None:
+        values = dict(spec.fixed_priors)
     elif spec.family == "gamma":
         _require_positive(prepared, spec)
         values = {
@@ -368,7 +455,7 @@ def resolve_priors(model: str | Model, prepared: PreparedData, priors: dict[str,
     return {key: float(value) for key, value in values.items()}
 
 
-def stan_data(
+def program_data(
     model: str | Model,
     prepared: PreparedData,
     priors: dict[str, float] | None = None,
@@ -387,7 +474,7 @@ def stan_data(
     --------
     >>> from mixedrain.prepare import prepare_data
     >>> from mixedrain.simulate import simulate_rainfall
-    >>> data = stan_data("noncentered", prepare_data(simulate_rainfall()))
+    >>> data = program_data("noncentered", prepare_data(simulate_rainfall()))
     >>> data["N"], data["noncentered"], data["by_row"], data["prior_only"]
     (510, 1, 0, 0)
     """

