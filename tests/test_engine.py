@@ -102,3 +102,24 @@ for _ in range(2):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Compiling tiny.stan, the first use"), lines[:5]
+
+
+def test_stanc_gets_a_minute_not_httpstans_one_second(monkeypatch):
+    import subprocess
+    import types
+
+    import httpstan.compile
+
+    from mixedrain import engine
+
+    seen = {}
+
+    def fake_run(*args, **kwargs):
+        seen.update(kwargs)
+        return types.SimpleNamespace(returncode=0, stdout=b"// C++", stderr=b"")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with engine._patient_stanc():
+        httpstan.compile.compile("parameters { real x; } model { x ~ std_normal(); }", "model_x")
+    assert seen["timeout"] == engine.STANC_SECONDS >= 30
+    assert httpstan.compile.subprocess is subprocess  # httpstan's own behaviour outside the block

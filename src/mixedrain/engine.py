@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import fcntl
 import io
+import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,15 +87,41 @@ def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> fl
     start = time.perf_counter()
     name = model_name(code)
     httpstan.cache.delete_model_directory(name)
-    _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
-    httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
-    # httpstan keeps the compiler's messages (pages of template warnings, saved as stderr.log) by pointing
-    # file descriptor 2 at a file, but only if sys.stderr has a descriptor; under Jupyter or pytest it may
-    # not, and the messages would reach the reader. The process's own stderr has one.
-    with contextlib.redirect_stderr(sys.__stderr__ or sys.stderr):
-        compiler_output = asyncio.run(httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args))
+    with _patient_stanc():
+        _, stanc_warnings = httpstan.compile.compile(code, f"model_{name.split('/')[1]}")
+        httpstan.cache.dump_stanc_warnings(stanc_warnings, name)
+        # httpstan keeps the compiler's messages (pages of template warnings, saved as stderr.log) by pointing
+        # file descriptor 2 at a file, but only if sys.stderr has a descriptor; under Jupyter or pytest it may
+        # not, and the messages would reach the reader. The process's own stderr has one.
+        with contextlib.redirect_stderr(sys.__stderr__ or sys.stderr):
+            compiler_output = asyncio.run(
+                httpstan.models.build_services_extension_module(code, extra_compile_args=compile_args)
+            )
     httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
     return time.perf_counter() - start
+
+
+#: Seconds stanc (Stan to C++) may take. httpstan allows it 1 s, which a busy machine can exceed (seen
+#: once for glmm.stan at load 10, where it normally takes 0.2 s): the compile then fails for nothing.
+STANC_SECONDS = 60
+
+
+@contextlib.contextmanager
+def _patient_stanc() -> Iterator[None]:
+    """Let httpstan's stanc run for :data:`STANC_SECONDS` rather than 1 s, within this block."""
+    import httpstan.compile
+
+    run = subprocess.run
+
+    def run_with_patience(*args, **kwargs):
+        kwargs["timeout"] = max(kwargs.get("timeout") or 0, STANC_SECONDS)
+        return run(*args, **kwargs)
+
+    httpstan.compile.subprocess = types.SimpleNamespace(run=run_with_patience)
+    try:
+        yield
+    finally:
+        httpstan.compile.subprocess = subprocess
 
 
 @contextlib.contextmanager
