@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "assignments"
 NO_SOLUTIONS = ROOT / "no_solutions"
-NAMES = ("simulate_and_fit", "forecast_and_validate", "correlated_or_not")
+NAMES = ("simulate_and_fit", "forecast_and_validate", "correlated_or_not", "proportions", "open_project")
 BIN = Path(sys.executable).parent
 
 
@@ -229,6 +229,10 @@ SLIPS = {
     "simulate_and_fit": ("posterior_means =", ".mean())", ".std())", "q4"),
     # Forget the correlation when moving the intercept to day 0.
     "correlated_or_not": ("def spread_on_day", 'post["rho"] if "rho" in post else 0.0', "0.0", "q5"),
+    # Report the odds ratio's posterior mean where the question asks for its median.
+    "proportions": ("drug_odds_ratio =", "float(odds_ratio.median())", "float(odds_ratio.mean())", "q3"),
+    # Forecast the mean of the outcome instead of the outcome itself.
+    "open_project": ("forecast = predict(", 'kind="response"', 'kind="mean"', "q5"),
 }
 
 
