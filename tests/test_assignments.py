@@ -287,8 +287,8 @@ def _platform_run(notebook: Path, name: str, generated: Path, root: Path) -> dic
 
 @pytest.mark.stan
 @pytest.mark.parametrize("version", ["solutions", "blank"])
-def test_autograder_zip_grades_from_an_empty_directory(generated, version, tmp_path):
-    name = "correlated_or_not"
+@pytest.mark.parametrize("name", ["correlated_or_not", "proportions"])  # the catalogue's programs; glmm.stan
+def test_autograder_zip_grades_from_an_empty_directory(generated, name, version, tmp_path):
     folder = "autograder" if version == "solutions" else "student"
     notebook = nbformat.read(generated / name / folder / f"{name}.ipynb", as_version=4)
     # Record which mixedrain the grading kernel imports: it should be the zip's copy, not the repository's.
