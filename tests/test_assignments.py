@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ROOT / "assignments"
 NO_SOLUTIONS = ROOT / "no_solutions"
-NAMES = ("simulate_and_fit", "forecast_and_validate", "correlated_or_not")
+NAMES = ("simulate_and_fit", "forecast_and_validate", "correlated_or_not", "proportions", "open_project")
 BIN = Path(sys.executable).parent
 
 
@@ -229,6 +229,10 @@ SLIPS = {
     "simulate_and_fit": ("posterior_means =", ".mean())", ".std())", "q4"),
     # Forget the correlation when moving the intercept to day 0.
     "correlated_or_not": ("def spread_on_day", 'post["rho"] if "rho" in post else 0.0', "0.0", "q5"),
+    # Report the odds ratio's posterior mean where the question asks for its median.
+    "proportions": ("drug_odds_ratio =", "float(odds_ratio.median())", "float(odds_ratio.mean())", "q3"),
+    # Forecast the mean of the outcome instead of the outcome itself.
+    "open_project": ("forecast = predict(", 'kind="response"', 'kind="mean"', "q5"),
 }
 
 
@@ -283,8 +287,8 @@ def _platform_run(notebook: Path, name: str, generated: Path, root: Path) -> dic
 
 @pytest.mark.stan
 @pytest.mark.parametrize("version", ["solutions", "blank"])
-def test_autograder_zip_grades_from_an_empty_directory(generated, version, tmp_path):
-    name = "correlated_or_not"
+@pytest.mark.parametrize("name", ["correlated_or_not", "proportions"])  # the catalogue's programs; glmm.stan
+def test_autograder_zip_grades_from_an_empty_directory(generated, name, version, tmp_path):
     folder = "autograder" if version == "solutions" else "student"
     notebook = nbformat.read(generated / name / folder / f"{name}.ipynb", as_version=4)
     # Record which mixedrain the grading kernel imports: it should be the zip's copy, not the repository's.
