@@ -5,8 +5,9 @@ and by ``lmer`` in R (REML, lme4's default). The yardstick is the posterior itse
 estimate (fixed effects, SDs, correlation, residual SD) must lie within one posterior sd of the
 posterior median. Why that is fair, and able to fail: with these data the weakly informative
 priors move the posterior little, so posterior median and REML estimate differ by a small
-fraction of the posterior's width (under a third of a posterior sd on these models), while the Monte Carlo
-error of a median from thousands of effective draws is about 1/50 of a posterior sd. A wrong
+fraction of the posterior's width (under a third of a posterior sd on these models), while
+the Monte Carlo error of a median from thousands of effective draws is about 1/50 of a
+posterior sd. A wrong
 design matrix, a misread contrast, a prior on the wrong scale or a swapped term moves an
 estimate by several posterior sds. None of the SDs here sits near 0, where a REML estimate on
 the boundary would call for another yardstick (the posterior cannot put its median at 0).
@@ -42,7 +43,7 @@ def _lme4_name(parameter: str, grouping: str) -> str:
 
 
 def _posterior_table(idata) -> pd.DataFrame:
-    """Median and sd of each population-level parameter, named ``fixed[x]``, ``sd_g[x]``, ``corr_g[x, y]``, ``sigma_y``."""
+    """Median and sd of each population-level parameter: ``fixed[x]``, ``sd_g[x]``, ``corr_g[x, y]``, ``sigma_y``."""
     rows = {}
     for name, values in idata.posterior.data_vars.items():
         if name.startswith("effect_"):
