@@ -305,19 +305,26 @@ def _to_inference_data(fit, posterior, prepared: PreparedData, prior_only: bool)
 
 
 def _warn_about_problems(idata: az.InferenceData, spec: Model, group: str) -> None:
+    names = [n for n in (*spec.hyperparameters, "alpha", "beta") if n in idata[group]]
+    warn_about_problems(idata, group, names, "Try the other parameterisation or a higher delta (e.g. delta=0.95).")
+
+
+def warn_about_problems(idata: az.InferenceData, group: str, names: list[str], advice: str) -> None:
+    """Warn of divergent transitions, and of an R-hat above :data:`RHAT_THRESHOLD` for any of ``names``.
+
+    The one check behind :func:`fit_model` and :func:`mixedrain.glmm_fit.fit_design`; ``advice``
+    says what to try about divergences. The warning points at the caller of the fitting function.
+    """
     stats = idata["sample_stats_prior" if group == "prior" else "sample_stats"]
     divergent = int(stats["diverging"].sum())
     if divergent:
-        total = stats["diverging"].size
         warnings.warn(
-            f"{divergent} of {total} transitions diverged: the {group} may be biased. "
-            "Try the other parameterisation or a higher delta (e.g. delta=0.95).",
+            f"{divergent} of {stats['diverging'].size} transitions diverged: the {group} may be biased. {advice}",
             SamplingWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if idata[group].sizes["chain"] < 2:
         return
-    names = [n for n in (*spec.hyperparameters, "alpha", "beta") if n in idata[group]]
     rhat = az.rhat(idata[group][names])
     bad = {n: float(rhat[n].max()) for n in names if float(rhat[n].max()) > RHAT_THRESHOLD}
     if bad:
@@ -325,5 +332,5 @@ def _warn_about_problems(idata: az.InferenceData, spec: Model, group: str) -> No
         warnings.warn(
             f"R-hat above {RHAT_THRESHOLD} for {listed}: the chains disagree; run longer or reparameterise.",
             SamplingWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

@@ -52,9 +52,6 @@ from mixedrain.glmm import (
 if TYPE_CHECKING:
     from mixedrain.formula import Design
 
-#: R-hat above this is reported, as for the catalogue's fits.
-RHAT_THRESHOLD = 1.01
-
 #: What :func:`predict` can return for each new row and draw.
 PREDICTION_KINDS = ("response", "mean", "link")
 
@@ -171,7 +168,7 @@ def fit_design(
         data_columns=json.dumps([str(c) for c in design.frame.columns]),
         data_categories=json.dumps(_categories(design.frame)),
     )
-    _warn_about_problems(idata, group, stats_group)
+    _warn_about_problems(idata, group)
     return idata
 
 
@@ -560,27 +557,8 @@ def _new_design(idata: az.InferenceData, new_data: pd.DataFrame) -> Design:
     return new_data_design(fitted, new_data)
 
 
-def _warn_about_problems(idata: az.InferenceData, group: str, stats_group: str) -> None:
-    from mixedrain.fit import SamplingWarning
+def _warn_about_problems(idata: az.InferenceData, group: str) -> None:
+    from mixedrain.fit import warn_about_problems
 
-    stats = idata[stats_group]
-    divergent = int(stats["diverging"].sum())
-    if divergent:
-        warnings.warn(
-            f"{divergent} of {stats['diverging'].size} transitions diverged: the {group} may be biased. "
-            "Try a higher delta (e.g. delta=0.95), or integrated=True where possible.",
-            SamplingWarning,
-            stacklevel=3,
-        )
-    if idata[group].sizes["chain"] < 2:
-        return
     names = [n for n in idata[group].data_vars if not n.startswith("effect_")]
-    rhat = az.rhat(idata[group][names])
-    bad = {n: float(rhat[n].max()) for n in names if float(rhat[n].max()) > RHAT_THRESHOLD}
-    if bad:
-        listed = ", ".join(f"{n} ({v:.3f})" for n, v in bad.items())
-        warnings.warn(
-            f"R-hat above {RHAT_THRESHOLD} for {listed}: the chains disagree; run longer or reparameterise.",
-            SamplingWarning,
-            stacklevel=3,
-        )
+    warn_about_problems(idata, group, names, "Try a higher delta (e.g. delta=0.95), or integrated=True where possible.")
