@@ -86,4 +86,4 @@ def test_grouseticks_poisson_with_an_observation_level_effect_agrees_with_glmer(
 
 
 #: The chapter's sampler settings for grouseticks.
-TICKS_SAMPLER = {"chains": 4, "draws": 500, "warmup": 500}
+TICKS_SAMPLER = {"chains": 4, "draws": 500, "warmup": 1000}
