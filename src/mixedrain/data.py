@@ -147,8 +147,8 @@ def load_cbpp() -> pd.DataFrame:
     """Contagious bovine pleuropneumonia in 15 herds of zebu cattle: lme4's ``cbpp``.
 
     ``incidence`` new cases among ``size`` animals of a ``herd`` in each of
-    four ``period`` s (a factor, as in R). 56 rows: one herd was seen in
-    three periods only.
+    four ``period`` s (a factor, as in R). 56 rows: two herds were not seen in
+    every period (one in three, one in a single period).
 
     Examples
     --------
