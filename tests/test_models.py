@@ -109,10 +109,10 @@ def test_overrides_change_only_what_they_name(prepared):
     pd.testing.assert_series_equal(table.loc["mu_alpha"], defaults.loc["mu_alpha"])
 
 
-def test_normal_interval_is_mean_plus_minus_1_96_sd(prepared):
+def test_normal_interval_is_mean_plus_minus_1_645_sd(prepared):
     row = prior_table("centered", prepared, {"prior_mu_alpha_mean": 30.0, "prior_mu_alpha_sd": 20.0}).loc["mu_alpha"]
-    assert row["lower"] == pytest.approx(30 - 1.959964 * 20, abs=1e-4)
-    assert row["upper"] == pytest.approx(30 + 1.959964 * 20, abs=1e-4)
+    assert row["lower"] == pytest.approx(30 - 1.644854 * 20, abs=1e-4)
+    assert row["upper"] == pytest.approx(30 + 1.644854 * 20, abs=1e-4)
     assert row["median"] == pytest.approx(30.0)
 
 

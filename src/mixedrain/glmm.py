@@ -518,8 +518,8 @@ def conditional_group_effects(
 # ---- Prior table ---------------------------------------------------------------------------------
 
 
-def glmm_prior_table(design: Design, priors: dict[str, Any] | None = None, level: float = 0.95) -> pd.DataFrame:
-    """The prior of each population-level parameter of a formula fit, with its central interval.
+def glmm_prior_table(design: Design, priors: dict[str, Any] | None = None, level: float = 0.9) -> pd.DataFrame:
+    """The prior of each population-level parameter of a formula fit, with its central interval (90%, the book's one level).
 
     Reads the settings :func:`glmm_data` passes to Stan, so the table always
     matches what is sampled. Rows are named as the fit's posterior variables

@@ -489,9 +489,9 @@ def prior_table(
     model: str | Model,
     prepared: PreparedData,
     priors: dict[str, float] | None = None,
-    level: float = 0.95,
+    level: float = 0.9,
 ) -> pd.DataFrame:
-    """The prior of each population-level parameter, with its central interval.
+    """The prior of each population-level parameter, with its central interval (90%, the book's one level).
 
     Reads the same settings the Stan program receives as data, so a table or an
     equation built from it always matches what is sampled.
