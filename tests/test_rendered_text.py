@@ -1,6 +1,6 @@
 """What the built pages say, read from _build/html without a browser: no raw LaTeX in tables, no
 NumPy reprs or literal backticks in the text, tables numbered as tables, each page's exercises
-counted from 1, and no output that changes from build to build (a time stamp)."""
+counted from 1, one interval level (90%), and no output that changes from build to build (a time stamp)."""
 
 import re
 
@@ -65,3 +65,10 @@ def test_no_output_carries_a_time_stamp_or_six_zero_decimals(soups, name):
     text = soups[name].get_text()
     assert "created_at" not in text  # an xarray dump: it differs between two builds
     assert not re.findall(r"\b\d+\.000000\b", text)  # a whole number printed as a float
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_summaries_use_the_books_one_interval_level(soups, name):
+    # The book states one level, 90%; ArviZ's default 94% HDI prints its columns as hdi_3% and hdi_97%.
+    text = soups[name].get_text()
+    assert "hdi_3%" not in text and "hdi_97%" not in text
