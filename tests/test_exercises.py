@@ -24,6 +24,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from mixedrain.checks import loo_verdict
 from mixedrain.data import load_sleepstudy
 from mixedrain.fit import fit_model
 from mixedrain.models import get_model, program_data
@@ -268,9 +269,10 @@ def test_midpoint_per_tree_solution_says_what_its_fit_shows(tmp_path, monkeypatc
     for name in ("sd_asym", "asym", "sigma"):
         shift = abs(float(post[name].mean() - theirs.posterior[name].mean()))
         assert shift < 0.5 * float(theirs.posterior[name].std()), name
-    # "The difference in elpd is smaller than 4."
+    # "The difference in elpd is smaller than 4": PSIS-LOO finds no evidence to prefer either.
     midpoints = result["midpoints"]
     assert float(midpoints["elpd_diff"].iloc[1]) < 4
+    assert loo_verdict(midpoints).startswith("no evidence to prefer either model")
 
 
 SOLUTION_CHECKS = {
