@@ -114,3 +114,30 @@ def test_quoted_lme4_estimates_are_what_lme4_prints():
     for ours, theirs in names.items():
         assert penicillin.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=0.0051 if ours == "Intercept" else 0.0006)
     assert penicillin.loc["(Intercept)", "std_error"] == pytest.approx(0.809, abs=0.0006)
+
+
+def test_orange_trees_are_five_trees_measured_on_the_same_seven_days():
+    from mixedrain.data import load_orange
+
+    orange = load_orange()
+    assert orange.groupby("Tree", observed=True)["age"].apply(tuple).nunique() == 1
+    assert orange.groupby("Tree", observed=True).size().eq(7).all() and orange["Tree"].nunique() == 5
+    # Trunks grow: each tree's circumference never shrinks from one measurement to the next.
+    assert orange.groupby("Tree", observed=True)["circumference"].apply(lambda c: c.is_monotonic_increasing).all()
+
+
+def test_quoted_nlmer_fit_is_what_lme4_prints():
+    # ?nlmer's example, on the same 35 rows; the quoted values carry the digits summary() prints.
+    from lme4_oracle import lme4_estimates
+
+    from mixedrain.data import load_orange, orange_nlmer
+
+    call = "nlmer(circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree, data, start = c(Asym = 200, xmid = 725, scal = 350))"
+    lme4 = lme4_estimates(load_orange(), call, ("Tree",))
+    quoted = orange_nlmer()
+    names = {"Asym": "Asym", "xmid": "xmid", "scal": "scal", "sd Asym": "Tree Asym", "sigma": "Residual"}
+    for ours, theirs in names.items():
+        digits = 0.0051 if ours in ("Asym", "xmid", "scal") else 0.0006
+        assert lme4.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=digits), ours
+        if ours in ("Asym", "xmid", "scal"):
+            assert lme4.loc[theirs, "std_error"] == pytest.approx(quoted.loc[ours, "std_error"], abs=0.0051), ours

@@ -27,6 +27,21 @@ def test_an_empty_cache_holds_no_compiled_program(empty_cache):
     assert not engine.is_compiled_text("parameters { real x; }")
 
 
+def test_forget_stored_fits_deletes_one_programs_fits_and_keeps_the_program(empty_cache):
+    code, other = "parameters { real x; }", "parameters { real y; }"
+    for program, names in ((code, ["aaaa1111", "bbbb2222"]), (other, ["cccc3333"])):
+        folder = empty_cache / engine.model_name(program) / "fits"
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / f"{name}.jsonlines.gz").write_bytes(b"\0")
+    compiled = empty_cache / engine.model_name(code) / "stan_services_model.so"
+    compiled.write_bytes(b"\0")
+    assert engine.forget_stored_fits(code) == 2
+    assert not list((empty_cache / engine.model_name(code) / "fits").iterdir()) and compiled.exists()
+    assert len(list((empty_cache / engine.model_name(other) / "fits").iterdir())) == 1
+    assert engine.forget_stored_fits(code) == 0
+
+
 def test_compile_turns_debug_information_off(monkeypatch, empty_cache):
     # Python's CFLAGS carry -g; the last -g flag on the command line wins, and COMPILE_ARGS come last.
     import httpstan.compile

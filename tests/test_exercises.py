@@ -22,7 +22,9 @@ import arviz as az
 import numpy as np
 import pytest
 import yaml
+from scipy import stats
 
+from mixedrain.checks import loo_verdict
 from mixedrain.data import load_sleepstudy
 from mixedrain.fit import fit_model
 from mixedrain.models import get_model, program_data
@@ -154,10 +156,10 @@ def _solutions_showing_programs() -> dict[str, tuple[Directive, Path]]:
     return shown
 
 
-def test_parts_one_and_two_each_have_an_exercise_that_writes_stan():
+def test_each_part_has_an_exercise_that_writes_stan():
     chapters_with_programs = {directive.chapter for directive, _ in _solutions_showing_programs().values()}
     parts = _parts()
-    for part in ("Part I", "Part II"):
+    for part in ("Part I", "Part II", "Part III"):
         assert chapters_with_programs & set(parts[part]), f"{part} has no exercise whose solution shows a Stan program"
 
 
@@ -227,7 +229,54 @@ def test_student_t_solution_says_what_its_fit_shows(tmp_path, monkeypatch):
     assert int((loo_t.pareto_k > loo_t.good_k).sum()) == 0
 
 
+#: Cells a reader does not copy (see tests/test_chapters_copy.py).
+HIDDEN = {"remove-cell", "remove-input", "hide-input", "hide-cell"}
+
+
+def _chapter_namespace(name: str) -> dict:
+    """Run a chapter's visible code up to its exercises, as a reader would, and return the names it made."""
+    import jupytext
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace: dict = {}
+    for cell in jupytext.read(CHAPTERS / name).cells:
+        if cell.cell_type == "markdown" and re.search(r"^## Exercises$", cell.source, re.M):
+            break
+        if cell.cell_type == "code" and not HIDDEN & set(cell.metadata.get("tags", [])):
+            exec(compile(cell.source, f"{name}, visible cell", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.stan
+def test_midpoint_per_tree_solution_says_what_its_fit_shows(tmp_path, monkeypatch):
+    """Chapter 11: each statement of the midpoint-per-tree solution holds for a fit of its program."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        chapter = _chapter_namespace("11_raw_pystan.md")
+        result = _run_solution("ch11-ex-xmid", chapter, tmp_path, monkeypatch)
+    mine, theirs = result["idata_xmid"], chapter["idata"]
+    names = ["asym", "xmid", "scal", "sd_asym", "sd_xmid", "sigma", "xmid_tree"]
+    _hyperparameters_clean(mine, names)
+    post = mine.posterior
+    # "Its posterior median lies below half of the prior's (about 135 days for a half-normal of scale 200),
+    # yet its 95th percentile lies beyond 100 days."
+    prior_median = 200 * stats.halfnorm.median()
+    assert round(prior_median) == 135
+    assert float(post["sd_xmid"].median()) < 0.5 * prior_median
+    assert float(post["sd_xmid"].quantile(0.95)) > 100
+    # "The posterior means of sd_A, A and sigma stay within half a posterior sd of the chapter's fit."
+    for name in ("sd_asym", "asym", "sigma"):
+        shift = abs(float(post[name].mean() - theirs.posterior[name].mean()))
+        assert shift < 0.5 * float(theirs.posterior[name].std()), name
+    # "The difference in elpd is smaller than 4": PSIS-LOO finds no evidence to prefer either.
+    midpoints = result["midpoints"]
+    assert float(midpoints["elpd_diff"].iloc[1]) < 4
+    assert loo_verdict(midpoints).startswith("no evidence to prefer either model")
+
+
 SOLUTION_CHECKS = {
     "ch3-ex-book-priors": test_book_priors_solution_fits_the_centered_model,
     "ch6-ex-student-t": test_student_t_solution_says_what_its_fit_shows,
+    "ch11-ex-xmid": test_midpoint_per_tree_solution_says_what_its_fit_shows,
 }

@@ -225,3 +225,54 @@ def test_a_prior_only_fit_samples_the_stated_priors(integrated):
         assert abs(sd.mean() - prior.mean()) < 4 * prior.std() / np.sqrt(ess), column
         effects = idata.prior["effect_g"].sel(g_effect=column).to_numpy()
         assert effects.var() == pytest.approx(scales[k] ** 2, rel=0.25), column
+
+
+def test_a_column_named_like_the_fits_own_names_is_kept_apart():
+    # lme4's documentation fits cbpp with (1 | obs), obs numbering the rows. constant_data's row dimension is
+    # obs too: the column is stored under another name and read back as itself, so predict encodes new rows.
+    import pandas as pd
+
+    from mixedrain.data import load_cbpp
+
+    cbpp = load_cbpp()
+    cbpp["obs"] = [str(i) for i in range(len(cbpp))]
+    cbpp["trials"] = cbpp["size"]  # a binomial's own variable in constant_data, too
+    idata = fit_design_from(
+        "cbind(incidence, trials - incidence) ~ period + (1 | herd) + (1 | obs)", cbpp, "binomial",
+        chains=2, draws=200, warmup=200,
+    )
+    assert idata.posterior["effect_obs"].sizes["obs"] == len(cbpp)
+    assert idata.observed_data["obs_obs"].values.tolist() == cbpp["obs"].tolist()
+    constant = idata.constant_data
+    assert constant["column_obs"].values.tolist() == cbpp["obs"].tolist()
+    assert constant["column_trials"].values.tolist() == cbpp["size"].tolist()
+    assert constant["obs"].values.tolist() == list(range(len(cbpp)))
+    new = pd.DataFrame({"period": ["1", "1"], "herd": ["1", "1"], "obs": ["3", "new"], "incidence": [0, 0], "trials": [10, 10]})
+    draws = predict(idata, new, kind="mean")
+    assert draws.groupby("row")["seen"].first().tolist() == [True, False]
+    assert draws["prediction"].between(0, 10).all()
+
+
+@pytest.mark.parametrize("name", ["draw", "fixed", "sample", "g_effect"])
+def test_a_grouping_factor_named_as_the_posteriors_own_names_is_refused_before_stan(name, monkeypatch):
+    import mixedrain.engine
+    import pandas as pd
+
+    def no_stan(*args, **kwargs):
+        raise AssertionError("Stan was called")
+
+    monkeypatch.setattr(mixedrain.engine, "sample_program", no_stan)
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"y": rng.normal(size=40), "g": list("abcd") * 10, name: list("abcde") * 8})
+    # g_effect clashes with g's own dimension of effects: whichever of the two is named, the fit stops.
+    with pytest.raises(ValueError, match=r"grouping factor '\w+' would be named '\w+'.*rename the column") as raised:
+        fit_design_from(f"y ~ 1 + (1 | g) + (1 | {name})", data, "gaussian")
+    assert f"named '{name}'" in str(raised.value)
+
+
+def fit_design_from(formula, data, family, **options):
+    from mixedrain.glmm_fit import fit_formula
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        return fit_formula(formula, data, family=family, **options)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = [
-    "agreement_with_printed", "cbpp_lme4_laplace", "load_cbpp", "load_grouseticks", "load_penicillin", "load_radon",
-    "load_sleepstudy", "penicillin_lme4_reml", "printed_digit_gaps", "sleepstudy_lme4_reml",
+    "agreement_with_printed", "cbpp_lme4_laplace", "load_cbpp", "load_grouseticks", "load_orange", "load_penicillin",
+    "load_radon", "load_sleepstudy", "orange_nlmer", "penicillin_lme4_reml", "printed_digit_gaps", "sleepstudy_lme4_reml",
 ]
 
 
@@ -192,6 +192,51 @@ def load_grouseticks() -> pd.DataFrame:
     ((403, 7), 118, 63)
     """
     return _labels(_rdataset("lme4", "grouseticks"), ("INDEX", "BROOD", "YEAR", "LOCATION"))
+
+
+def load_orange() -> pd.DataFrame:
+    """The growth of five orange trees: R's ``Orange`` (Draper & Smith 1998; Pinheiro & Bates 2000, 8.1).
+
+    The trunk ``circumference`` (mm, at breast height) of each of five
+    trees (``Tree``, a label ``"1"`` to ``"5"``), measured on the same seven
+    days; ``age`` counts the days since 31 December 1968. 35 rows.
+
+    Examples
+    --------
+    >>> orange = load_orange()
+    >>> orange.shape, list(orange["Tree"].cat.categories), orange["age"].unique()[:3].tolist()
+    ((35, 3), ['1', '2', '3', '4', '5'], [118, 484, 664])
+    """
+    orange = _rdataset("datasets", "Orange")
+    orange["circumference"] = orange["circumference"].astype(float)
+    return _labels(orange[["Tree", "age", "circumference"]], ("Tree",))
+
+
+def orange_nlmer() -> pd.DataFrame:
+    """lme4's fit of the logistic growth of the orange trees, with an asymptote for each tree.
+
+    ``nlmer(circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree,
+    Orange, start = c(Asym = 200, xmid = 725, scal = 350))``, the example of
+    lme4's ``?nlmer`` page (the model of Pinheiro & Bates 2000, section 8.2.1,
+    ``fm2Oran.nlme``): the maximum-likelihood estimates (Laplace
+    approximation) as ``summary()`` prints them with lme4 1.1-31 in R 4.2:
+    the three fixed effects with their standard errors, the trees' standard
+    deviation of ``Asym`` and the residual standard deviation (mm; ages in
+    days).
+
+    Examples
+    --------
+    >>> orange_nlmer().loc["xmid", ["estimate", "std_error"]].tolist()
+    [727.9, 34.44]
+    """
+    published = {
+        "Asym": (192.05, 15.58),
+        "xmid": (727.90, 34.44),
+        "scal": (348.07, 26.31),
+        "sd Asym": (31.646, float("nan")),
+        "sigma": (7.843, float("nan")),
+    }
+    return pd.DataFrame.from_dict(published, orient="index", columns=["estimate", "std_error"]).rename_axis("parameter")
 
 
 def cbpp_lme4_laplace() -> pd.DataFrame:

@@ -27,6 +27,7 @@ __all__ = [
     "COMPILE_ARGS",
     "TYPICAL_SECONDS",
     "compile_code",
+    "forget_stored_fits",
     "is_compiled_text",
     "machine_lock",
     "model_name",
@@ -207,22 +208,42 @@ def sample_program(
     return fit, posterior, {"build_seconds": built - start, "sampling_seconds": sampled - built}
 
 
+def forget_stored_fits(program: str) -> int:
+    """Delete the fits httpstan has stored on disk for the Stan program ``program``; return how many.
+
+    httpstan keeps every seeded fit (one file per chain, megabytes each) in
+    its cache and never deletes it, so a program sampled with ``stan.build(...,
+    random_seed=...)`` fills the disk, fit after fit. Call this once the
+    draws are in memory (in a ``Fit`` or an InferenceData). The compiled
+    program stays cached. Waits for any fit of the same program that
+    :func:`sample_program` is running.
+
+    Examples
+    --------
+    >>> forget_stored_fits("parameters { real x; } model { x ~ std_normal(); }")
+    0
+    """
+    with machine_lock(program):
+        return _forget_fits(program)
+
+
+def _forget_fits(program: str) -> int:
+    paths = list((_model_directory(program) / "fits").glob("*.jsonlines.gz"))
+    for path in paths:
+        path.unlink(missing_ok=True)
+    return len(paths)
+
+
 @contextlib.contextmanager
 def _no_stored_fits(program: str) -> Iterator[None]:
     # httpstan stores every seeded fit on disk (about 13 MB each) and silently replays it when the same
     # call is repeated: the disk fills up and sampling times become meaningless. So every call really
     # samples, and leaves nothing behind. Compiled programs stay cached.
-    fits = _model_directory(program) / "fits"
-
-    def forget() -> None:
-        for path in fits.glob("*.jsonlines.gz"):
-            path.unlink(missing_ok=True)
-
-    forget()
+    _forget_fits(program)
     try:
         yield
     finally:
-        forget()
+        _forget_fits(program)
 
 
 def _announce_first_compile(label: str) -> None:

@@ -22,7 +22,12 @@ things, with term names and group labels as coordinates. In the posterior:
 ``posterior_predictive`` ``y_rep`` (computed in NumPy from the draws, as
 :func:`mixedrain.fit.add_pointwise` does), each row labelled by its levels
 (coordinates ``obs_<g>``); ``constant_data`` holds the data the formula read
-(and a binomial's ``trials``), so :func:`predict` can encode new data the same way.
+(and a binomial's ``trials``), so :func:`predict` can encode new data the same way:
+each column under its own name, except a column named as the group keeps
+something of its own (``obs``, ``trials``), which is stored as ``column_obs``
+(``attrs["data_columns"]`` maps each column to its variable). A grouping factor
+whose name the posterior keeps for itself (``chain``, ``draw``, ``fixed``, ...)
+is refused with a named error before Stan is called.
 """
 
 from __future__ import annotations
@@ -149,6 +154,7 @@ def fit_design(
     for name, value in (("chains", chains), ("draws", draws), ("warmup", warmup), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "warmup" else 1):
             raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    groupings(design)  # refuses grouping names the posterior keeps for itself, before Stan is called
     data = glmm_data(design, priors, integrated=integrated, centered=centered, prior_only=prior_only)
     fit, model, timings = sample_program(
         load_glmm_program(), data, chains=chains, draws=draws, warmup=warmup, seed=seed, quiet=quiet,
@@ -165,7 +171,7 @@ def fit_design(
     idata.attrs.update(
         formula=design.formula, family=design.family, outcome=design.outcome, program="glmm",
         integrated=int(data["integrated"]), prior_only=int(prior_only), **timings,
-        data_columns=json.dumps([str(c) for c in design.frame.columns]),
+        data_columns=json.dumps(constant_names(design.frame.columns)),
         data_categories=json.dumps(_categories(design.frame)),
     )
     _warn_about_problems(idata, group)
@@ -209,7 +215,9 @@ def groupings(design: Design) -> list[Grouping]:
     Raises
     ------
     ValueError
-        If two terms of one grouping factor disagree on its levels.
+        If two terms of one grouping factor disagree on its levels, or a
+        grouping factor's name (or its ``_effect`` or ``_pair`` dimension)
+        is one the posterior keeps for itself (:data:`POSTERIOR_NAMES`).
     """
     gathered: dict[str, list[int]] = {}
     for t, term in enumerate(design.terms):
@@ -222,7 +230,45 @@ def groupings(design: Design) -> list[Grouping]:
                 raise ValueError(f"the terms of grouping factor {label!r} disagree on its levels")
         columns = tuple(c for t in positions for c in design.terms[t].columns)
         out.append(Grouping(label, safe_name(label), tuple(positions), columns, levels))
+    variables = {f"{prefix}_{g.name}" for g in out for prefix in ("sd", "effect", "corr")}
+    for grouping in out:
+        others = {d for g in out if g is not grouping for d in (g.name, g.effect_dim, g.pair_dim)}
+        clash = sorted({grouping.name, grouping.effect_dim, grouping.pair_dim} & {*POSTERIOR_NAMES, *variables, *others})
+        if clash:
+            raise ValueError(
+                f"grouping factor {grouping.label!r} would be named {clash[0]!r} in the posterior, a name taken "
+                f"by the posterior itself ({', '.join(POSTERIOR_NAMES)}; sd_, effect_ and corr_ of each grouping "
+                "factor) or by another grouping factor; rename the column"
+            )
     return out
+
+
+#: Names a formula fit's posterior keeps for itself: its dimensions (``az.extract`` adds ``sample``)
+#: and its variables. A grouping factor named so would overwrite them.
+POSTERIOR_NAMES = ("chain", "draw", "sample", "fixed_term", "fixed", "sigma_y", "phi")
+
+#: Names ``constant_data`` keeps for itself on its row dimension: the dimension, and a binomial's trials.
+CONSTANT_DATA_NAMES = ("obs", "trials")
+
+
+def constant_names(columns) -> dict[str, str]:
+    """Each data column's variable name in ``constant_data``: its own, unless the group keeps that name for itself.
+
+    Examples
+    --------
+    >>> constant_names(["herd", "obs", "column_obs"])
+    {'herd': 'herd', 'obs': 'column_column_obs', 'column_obs': 'column_obs'}
+    """
+    columns = [str(column) for column in columns]
+    taken = {*CONSTANT_DATA_NAMES, *columns}
+    names = {}
+    for column in columns:
+        name = column
+        while name in CONSTANT_DATA_NAMES or (name != column and name in taken):
+            name = f"column_{name}"
+        taken.add(name)
+        names[column] = name
+    return names
 
 
 def _pairs(columns: tuple[str, ...]) -> list[tuple[int, int, str]]:
@@ -327,7 +373,8 @@ def _where(design: Design) -> dict:
 
 def _constant(design: Design) -> xr.Dataset:
     frame = design.frame.reset_index(drop=True)
-    variables = {str(column): ("obs", _plain(frame[column])) for column in frame.columns}
+    names = constant_names(frame.columns)
+    variables = {names[str(column)]: ("obs", plain_values(frame[column])) for column in frame.columns}
     if design.trials is not None:
         variables["trials"] = ("obs", np.asarray(design.trials, dtype=float))
     return xr.Dataset(variables, coords={"obs": np.arange(len(frame))})
@@ -342,8 +389,8 @@ def _categories(frame: pd.DataFrame) -> dict[str, dict]:
     }
 
 
-def _plain(column: pd.Series) -> np.ndarray:
-    # Categorical and nullable columns become plain NumPy values (labels as str), which xarray and NetCDF keep.
+def plain_values(column: pd.Series) -> np.ndarray:
+    """A column as plain NumPy values (categorical and text labels as ``str``), which xarray and NetCDF keep."""
     if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
         return column.astype(str).to_numpy()
     return column.to_numpy()
@@ -549,8 +596,8 @@ def _new_level_ids(design: Design, term, rows: np.ndarray) -> np.ndarray:
 def _new_design(idata: az.InferenceData, new_data: pd.DataFrame) -> Design:
     from mixedrain.formula import new_data_design, parse_formula
 
-    columns = json.loads(idata.attrs["data_columns"])
-    frame = pd.DataFrame({column: idata.constant_data[column].to_numpy() for column in columns})
+    names = json.loads(idata.attrs["data_columns"])
+    frame = pd.DataFrame({column: idata.constant_data[name].to_numpy() for column, name in names.items()})
     for column, categorical in json.loads(idata.attrs.get("data_categories", "{}")).items():
         frame[column] = pd.Categorical(frame[column], categories=categorical["categories"], ordered=categorical["ordered"])
     fitted = parse_formula(idata.attrs["formula"], frame, family=idata.attrs["family"])

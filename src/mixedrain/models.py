@@ -267,8 +267,15 @@ MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 #: its model is whatever the formula says, but compiled ahead of time beside the catalogue's.
 FORMULA_PROGRAM = "glmm"
 
-#: Every compiled program: the catalogue's, then the formula program.
-PROGRAMS: tuple[str, ...] = (*dict.fromkeys(model.program for model in MODELS.values()), FORMULA_PROGRAM)
+#: Programs a chapter builds itself with raw PyStan, as a reader builds their own (chapter 11's orange
+#: trees), named by their path under :data:`STAN_FOLDER`: compiled ahead of time beside the others, so
+#: that the chapter's ``stan.build`` of the same text finds them in httpstan's cache.
+EXAMPLE_PROGRAMS: tuple[str, ...] = ("examples/orange_growth",)
+
+#: Every compiled program: the catalogue's, the formula program, then the chapters' own.
+PROGRAMS: tuple[str, ...] = (
+    *dict.fromkeys(model.program for model in MODELS.values()), FORMULA_PROGRAM, *EXAMPLE_PROGRAMS
+)
 
 
 def get_model(name: str | Model) -> Model:
@@ -301,6 +308,8 @@ def program_path(name: str) -> Path:
     --------
     >>> program_path("centered").name
     'uncorrelated.stan'
+    >>> program_path("examples/orange_growth").relative_to(STAN_FOLDER).as_posix()
+    'examples/orange_growth.stan'
     """
     program = name if name in PROGRAMS else get_model(name).program
     return STAN_FOLDER / f"{program}.stan"
