@@ -1,6 +1,7 @@
 """Fitting formula designs with glmm.stan (mixedrain.glmm_fit): recovery, the integrated fast path, names, prediction."""
 
 import warnings
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
@@ -80,6 +81,14 @@ def test_student_t_tells_heavy_tails_from_a_normal_and_replicates_them():
     share = float((np.abs(z) > 3).mean())
     expected_share = float(np.mean(2 * stats.t.sf(3, post["nu"].to_numpy())))
     assert abs(share - expected_share) < 5 * np.sqrt(expected_share * (1 - expected_share) / z.size)
+    # Predictions draw from the t too (each draw's nu reaches the family): for the first row, the share of
+    # response draws beyond 3 scales of the draw's line is the same t tail.
+    d, g = sim.design, sim.design.terms[0]
+    first = design("student_t", d.y[:1], dict(zip(d.fixed, d.X[:1].T)), (replace(g, Z=g.Z[:1], codes=g.codes[:1]),))
+    response = predict(idata, first, kind="response", seed=1)["prediction"].to_numpy()
+    line = predict(idata, first, kind="mean")["prediction"].to_numpy()
+    beyond = float((np.abs(response - line) / sigma.ravel() > 3).mean())
+    assert abs(beyond - expected_share) < 5 * np.sqrt(expected_share * (1 - expected_share) / response.size)
 
 
 def test_gaussian_correlated_term_recovers_its_hyperparameters(gaussian):
