@@ -76,6 +76,19 @@ def test_group_predictive_check_flags_only_the_group_the_replicates_miss():
     assert check.loc[("B", "max"), "observed"] == pytest.approx(6.3)
 
 
+def test_group_predictive_check_takes_the_group_column_it_is_given():
+    # A formula fit records no group role; its rows' levels sit in obs_<grouping>, named by the caller.
+    idata = az.from_dict(
+        posterior_predictive={"y_rep": np.zeros((1, 5, 4))},
+        observed_data={"y": np.array([0.0, 0.0, 3.0, 3.0])},
+        dims={"y_rep": ["obs"], "y": ["obs"]},
+    ).assign_coords(obs_Subject=("obs", ["308", "308", "309", "309"]), groups="observed_vars")
+    check = group_predictive_check(idata, ["mean"], group="Subject")
+    assert check.set_index("Subject")["outside"].to_dict() == {"308": False, "309": True}
+    with pytest.raises(ValueError, match="no coordinate obs_state"):
+        group_predictive_check(idata, ["mean"])
+
+
 def test_group_predictive_check_needs_replicates_and_known_statistics():
     idata = _replicated([0.0, 1.0], ["A", "A"], np.zeros((1, 5, 2)))
     with pytest.raises(ValueError, match="unknown statistic"):

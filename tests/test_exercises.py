@@ -205,28 +205,26 @@ def test_book_priors_solution_fits_the_centered_model(prepared, centered_fit, tm
 
 @pytest.mark.stan
 def test_student_t_solution_says_what_its_fit_shows(tmp_path, monkeypatch):
-    """Chapter 6: each statement of the Student-t solution holds for a fit of its program."""
+    """Chapter 6: the reader's Student-t program samples the posterior of the chapter's fit_formula fit."""
+    from mixedrain.glmm_fit import fit_formula
+
     sleep = load_sleepstudy()
     prepared = prepare_data(sleep, group="Subject", predictor="Days", outcome="Reaction")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        fit_correlated = fit_model(prepared, "correlated_integrated")
-        result = _run_solution("ch6-ex-student-t", {"prepared": prepared, "fit_correlated": fit_correlated}, tmp_path, monkeypatch)
-    fit_t, loo_t, likelihoods = result["fit_t"], result["loo_t"], result["likelihoods"]
-    _hyperparameters_clean(fit_t, ["nu", *get_model("correlated").hyperparameters])
-    t, normal = fit_t.posterior, fit_correlated.posterior
-    # "nu is small": its 95% point below 10, against the prior's mean of 20 (sleepstudy gives about 5).
-    assert float(np.quantile(t["nu"], 0.95)) < 10
-    # "The average slope barely moves, by less than half a posterior standard deviation."
-    shift = abs(float(t["mu_beta"].median() - normal["mu_beta"].median()))
-    assert shift < 0.5 * float(normal["mu_beta"].std())
-    # "sigma_y is smaller."
-    assert float(t["sigma_y"].median()) < float(normal["sigma_y"].median())
-    # "PSIS-LOO puts it first, by more than twice the standard error of the difference."
-    assert likelihoods.index[0] == "Student-t"
-    assert float(likelihoods.loc["normal", "elpd_diff"]) > 2 * float(likelihoods.loc["normal", "dse"])
-    # "None of its observations has a high Pareto k."
-    assert int((loo_t.pareto_k > loo_t.good_k).sum()) == 0
+        # As the chapter fits it:
+        fit_t = fit_formula("Reaction ~ Days + (Days | Subject)", sleep, family="student_t", centered=True)
+        loo_t = az.loo(fit_t, pointwise=True)
+        result = _run_solution("ch6-ex-student-t", {"prepared": prepared, "fit_t": fit_t, "loo_t": loo_t}, tmp_path, monkeypatch)
+    mine, same_model = result["mine"], result["same_model"]
+    _hyperparameters_clean(mine, ["nu", *get_model("correlated").hyperparameters])
+    # "Each posterior mean lies within a few Monte Carlo standard errors of fit_t's": two fits of one
+    # posterior differ by about one MCSE of the difference; 4 is a miss.
+    assert list(same_model.index) == ["nu", "mu_beta", "sigma_y"]
+    assert float(same_model["difference (MCSEs)"].abs().max()) < 4, same_model
+    # "The two elpd values agree to within a point": PSIS-LOO's Monte Carlo error on 180 rows, with every
+    # Pareto k below the threshold, is a few tenths.
+    assert abs(float(result["loo_mine"].elpd_loo) - float(loo_t.elpd_loo)) < 1
 
 
 #: Cells a reader does not copy (see tests/test_chapters_copy.py).

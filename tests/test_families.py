@@ -21,6 +21,26 @@ def test_density_integrates_to_one_and_draws_have_its_mean(name):
         assert draws.min() > 0
 
 
+def test_student_t_density_integrates_to_one_and_draws_have_its_mean_and_sd():
+    # A t with nu = 5 and scale 2 around 3: mean 3, sd 2 sqrt(5 / 3); a sample sd of 200,000 draws is within
+    # a few percent of it (the t's fourth moment is finite for nu > 4, so the sample variance settles).
+    family = get_family("student_t")
+    eta, sigma, nu = 3.0, 2.0, 5.0
+    density = lambda y: np.exp(family.log_density(np.array(y), np.array(eta), np.array(sigma), tail=np.array(nu)))
+    total, _ = integrate.quad(density, -np.inf, np.inf)
+    assert total == pytest.approx(1.0, abs=1e-6)
+    n = 200_000
+    draws = family.draw(np.random.default_rng(0), np.full(n, eta), np.full(n, sigma), tail=np.full(n, nu))
+    sd = sigma * np.sqrt(nu / (nu - 2))
+    assert abs(draws.mean() - eta) < 4 * sd / np.sqrt(n)
+    assert draws.std() == pytest.approx(sd, rel=0.03)
+    # Per draw, broadcast over rows: (draws, 1) parameters against (rows,) predictors, as the fits call it.
+    shaped = family.draw(np.random.default_rng(1), np.zeros(3), np.ones((4, 1)), tail=np.full((4, 1), 3.0))
+    assert shaped.shape == (4, 3)
+    with pytest.raises(ValueError, match="student_t family needs its nu"):
+        family.log_density(np.array(0.0), np.array(0.0), np.array(1.0))
+
+
 @pytest.mark.parametrize("name, eta, trials", [("binomial", 0.8, 7), ("poisson", 1.5, None)])
 def test_count_probabilities_sum_to_one_and_draws_have_their_mean(name, eta, trials):
     family = get_family(name)

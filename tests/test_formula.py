@@ -270,7 +270,7 @@ def test_unknown_column_is_named_with_the_data_columns(toy):
         ("y ~ x | g", "gaussian", "unsupported term 'x \\| g'"),
         ("y ~ x + (1 ||| g)", "gaussian", "unsupported term"),
         ("y ~ x", "gaussian", "a mixed model needs at least one"),
-        ("y ~ x + (1 | g)", "student_t", "unsupported family 'student_t'"),
+        ("y ~ x + (1 | g)", "negative_binomial", "unsupported family 'negative_binomial'"),
         ("y ~ x + (1 | g) + (1 | g)", "gaussian", "appears twice"),
         ("cbind(k, k) ~ x + (1 | g)", "poisson", "cbind.*binomial"),
         ("y x + (1 | g)", "gaussian", "one '~'"),

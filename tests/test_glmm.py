@@ -59,6 +59,30 @@ def test_link_scale_priors_ignore_the_outcomes_units_and_scale_with_the_columns(
     assert (gamma["prior_fixed_sd"][0], gamma["prior_phi_shape"], gamma["prior_phi_rate"]) == (0.5, 2.0, 0.1)
 
 
+def test_student_t_priors_are_the_gaussians_with_a_truncated_gamma_on_nu():
+    # The Student-t keeps the Gaussian's data-scaled values (sigma_y now its scale) and adds brms's
+    # nu ~ Gamma(2, 0.1), nu >= 1. The table's quantiles are those of the truncated Gamma: the mass below 1
+    # (about 0.5%) is cut off and the rest rescaled, so each quantile sits a little above the Gamma's.
+    d = simulate("student_t").design
+    gaussian = design("gaussian", d.y, dict(zip(d.fixed, d.X.T)), d.terms)
+    priors, same = default_glmm_priors(d), default_glmm_priors(gaussian)
+    for key in ("prior_fixed_mean", "prior_fixed_sd", "prior_sd_scale", "prior_sigma_sd"):
+        np.testing.assert_array_equal(priors[key], same[key])
+    assert (priors["prior_nu_shape"], priors["prior_nu_rate"]) == (2.0, 0.1)
+    data = glmm_data(d)
+    assert (data["family"], data["integrated"], data["nu_lower"], data["y_real"].size) == (5, 0, 1.0, d.y.size)
+    with pytest.raises(ValueError, match="integrated out only for a Gaussian outcome"):
+        glmm_data(d, integrated=True)
+    table = glmm_prior_table(d, level=0.9)
+    assert table.index[-2:].tolist() == ["sigma_y", "nu"] and table.loc["nu", "family"] == "truncated gamma"
+    gamma = stats.gamma(a=2, scale=10)
+    below = gamma.cdf(1.0)
+    assert 0.004 < below < 0.006
+    for column, q in (("lower", 0.05), ("median", 0.5), ("upper", 0.95)):
+        assert gamma.cdf(table.loc["nu", column]) == pytest.approx(below + q * (1 - below), rel=1e-9)
+        assert table.loc["nu", column] > gamma.ppf(q)
+
+
 def test_prior_overrides_by_name_and_their_errors():
     d = simulate("gaussian").design
     values = resolve_glmm_priors(d, {"prior_fixed_sd": {"x": 3}, "prior_lkj_eta": 4, "prior_sigma_sd": 2})
@@ -177,8 +201,9 @@ def _random_point(data, rng):
         "beta": rng.normal(0, 0.5, data["P"]),
         "tau": rng.uniform(0.3, 1.0, sum(data["K"])),
         "cpc": rng.uniform(-0.6, 0.6, n_cpc),
-        "sigma": rng.uniform(0.5, 1.5, int(data["family"] == 1)),
+        "sigma": rng.uniform(0.5, 1.5, int(data["family"] in (1, 5))),
         "phi": rng.uniform(5, 15, int(data["family"] == 4)),
+        "nu": rng.uniform(2, 10, int(data["family"] == 5)),
         "z": rng.normal(size=n_effects),
     }
 
@@ -211,11 +236,15 @@ def _dropped(design_, data):
         return np.sum(special.gammaln(design_.trials + 1) - special.gammaln(y + 1) - special.gammaln(design_.trials - y + 1))
     if design_.family == "poisson":
         return -np.sum(special.gammaln(y + 1))
+    if design_.family == "student_t":  # its other constants involve nu, a parameter, so Stan keeps them
+        return -0.5 * np.log(np.pi) * y.size
     return 0.0
 
 
 @pytest.mark.stan
-@pytest.mark.parametrize("case", ["gaussian", "binomial", "poisson", "gamma", "three_columns", "three_columns_centered"])
+@pytest.mark.parametrize(
+    "case", ["gaussian", "student_t", "binomial", "poisson", "gamma", "three_columns", "three_columns_centered"]
+)
 def test_numpy_log_likelihood_matches_the_program(case):
     # The likelihood is stated twice: in glmm.stan (for sampling) and in NumPy from the named draws
     # (glmm_fit.name_draws, linear_predictor and the family's log density: what log_likelihood holds).
@@ -234,7 +263,8 @@ def test_numpy_log_likelihood_matches_the_program(case):
     family = get_family(d.family)
     eta = linear_predictor(d, draws)[0, 0]
     dispersion = draws[family.dispersion].item() if family.dispersion else None
-    pointwise = family.log_density(d.y, eta, dispersion, d.trials)
+    tail = draws[family.tail].item() if family.tail else None
+    pointwise = family.log_density(d.y, eta, dispersion, d.trials, tail)
     assert stan_likelihood == pytest.approx(pointwise.sum() - _dropped(d, data), rel=1e-8)
 
 
@@ -276,6 +306,30 @@ def test_priors_in_the_program_are_the_stated_ones_and_the_correlations_exactly_
 
     stan_difference = _log_prob(model, first) - _log_prob(model, second)
     assert stan_difference == pytest.approx(numpy_prior(first) - numpy_prior(second), rel=1e-6)
+
+
+@pytest.mark.stan
+def test_the_student_t_priors_in_the_program_are_the_stated_ones():
+    # With the likelihood off, differences of Stan's log density between two points against SciPy: the
+    # Gaussian's priors, the standardised effects N(0, 1), and nu's Gamma(2, 0.1) (its truncation at
+    # nu_lower is a constant, so it cancels in a difference, as it does for the sampler).
+    d = simulate("student_t").design
+    data = glmm_data(d, prior_only=True)
+    model = _build(data)
+    rng = np.random.default_rng(11)
+    first, second = _random_point(data, rng), _random_point(data, rng)
+
+    def numpy_prior(point):
+        return (
+            stats.norm.logpdf(point["beta"], data["prior_fixed_mean"], data["prior_fixed_sd"]).sum()
+            + stats.halfnorm.logpdf(point["tau"], scale=data["prior_sd_scale"]).sum()
+            + stats.norm.logpdf(point["z"]).sum()
+            + stats.halfnorm.logpdf(point["sigma"], scale=data["prior_sigma_sd"]).sum()
+            + stats.gamma.logpdf(point["nu"], a=data["prior_nu_shape"], scale=1 / data["prior_nu_rate"]).sum()
+        )
+
+    stan_difference = _log_prob(model, first) - _log_prob(model, second)
+    assert stan_difference == pytest.approx(numpy_prior(first) - numpy_prior(second), rel=1e-8)
 
 
 @pytest.mark.stan

@@ -9,6 +9,7 @@ from mixedrain.forecast import forecast_rainfall, summarise_forecast
 from mixedrain.plot import (
     plot_forecast_fan,
     plot_group_check,
+    plot_group_lines,
     plot_interval_comparison,
     plot_pit,
     plot_rainfall_by_state,
@@ -16,7 +17,7 @@ from mixedrain.plot import (
     plot_recovery,
     plot_shrinkage,
 )
-from mixedrain.pooling import pooling_estimates
+from mixedrain.pooling import least_squares_by_group, pooling_estimates
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +108,30 @@ def test_data_by_group_with_the_datas_names(sleepstudy_prepared):
     ax = plot_rainfall_by_state(sleepstudy_prepared.frame, ["308", "309"], group="Subject", predictor="Days", outcome="Reaction")
     assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_legend().get_title().get_text()) == ("Days", "Reaction", "Subject")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["308", "309"]
+
+
+def test_group_lines_draw_each_method_in_each_panel_and_circle_the_highlighted_rows(sleepstudy_prepared):
+    frame = sleepstudy_prepared.frame
+    own = least_squares_by_group(frame, predictor="Days", outcome="Reaction", group="Subject")
+    lines = pd.concat(
+        [own.reset_index().assign(method="own line"), own.reset_index().assign(method="flat", slope=0.0)]
+    )
+    worst = frame.loc[[frame["Reaction"].idxmax()]]
+    axes = plot_group_lines(frame, lines, group="Subject", predictor="Days", outcome="Reaction",
+                            highlight=worst, highlight_label="Slowest day", xlabel="Days of restriction")  # fmt: skip
+    shown = [ax for ax in axes if ax.get_visible()]
+    assert len(shown) == 18 and len(axes) == 18 and shown[0].get_title() == "Subject 308"
+    assert shown[-1].get_xlabel() == "Days of restriction" and shown[0].get_ylabel() == "Reaction"
+    first = shown[0].get_lines()
+    assert [line.get_label() for line in first] == ["own line", "flat"]
+    intercept, slope = own.loc["308"]
+    np.testing.assert_allclose(first[0].get_ydata(), [intercept, intercept + 9 * slope])
+    circled = [ax for ax in shown if any(c.get_label() == "Slowest day" and len(c.get_offsets()) for c in ax.collections)]
+    assert [ax.get_title() for ax in circled] == [f"Subject {worst['Subject'].iloc[0]}"]
+    legend = axes[0].figure.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["Observed", "own line", "flat", "Slowest day"]
+    with pytest.raises(ValueError, match="missing column"):
+        plot_group_lines(frame, lines.drop(columns="method"), group="Subject", predictor="Days", outcome="Reaction")
 
 
 @pytest.mark.stan

@@ -19,6 +19,18 @@ def test_posterior_vs_truth_on_known_draws():
     assert row["lower"] == pytest.approx(1 - 1.645 * 2, abs=0.1) and bool(row["covered"])
 
 
+def test_posterior_vs_truth_reads_entries_of_named_variables():
+    # A formula fit's variables are vectors over named entries: "sd_g[x]" is entry x of sd_g.
+    rng = np.random.default_rng(1)
+    sd = np.stack([rng.normal(0.3, 0.01, (2, 1000)), rng.normal(0.05, 0.01, (2, 1000))], axis=-1)
+    idata = az.from_dict(posterior={"sd_g": sd}, coords={"g_effect": ["Intercept", "x"]}, dims={"sd_g": ["g_effect"]})
+    table = posterior_vs_truth(idata, {"sd_g[x]": 0.05, "sd_g[Intercept]": 0.5})
+    assert table.loc["sd_g[x]", "mean"] == pytest.approx(0.05, abs=0.002) and bool(table.loc["sd_g[x]", "covered"])
+    assert table.loc["sd_g[Intercept]", "z"] == pytest.approx(-20, rel=0.05)
+    with pytest.raises(KeyError, match="'sd_g' has no entry 'slope'"):
+        posterior_vs_truth(idata, {"sd_g[slope]": 0.05})
+
+
 @pytest.mark.stan
 def test_state_effects_track_the_truth(centered_fit, simulated):
     table = state_effects_vs_truth(centered_fit, simulated)

@@ -14,7 +14,10 @@ __all__ = ["SMALL_ELPD_DIFFERENCE", "group_predictive_check", "loo_verdict", "pa
 
 
 def group_predictive_check(
-    idata: az.InferenceData, statistics: Sequence[str] = ("sd", "min", "max"), level: float = 0.9
+    idata: az.InferenceData,
+    statistics: Sequence[str] = ("sd", "min", "max"),
+    level: float = 0.9,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """Each group's observed statistic beside its posterior predictive distribution.
 
@@ -33,6 +36,11 @@ def group_predictive_check(
         Within-group statistics to check.
     level : float
         Probability of the central interval of the replicated statistic.
+    group : str, optional
+        The grouping column; by default the one the fit records
+        (``idata.attrs["group"]``, as :func:`mixedrain.fit.fit_model` does).
+        A formula fit (:func:`mixedrain.glmm_fit.fit_formula`) names it here,
+        e.g. ``group="Subject"``.
 
     Returns
     -------
@@ -69,7 +77,7 @@ def group_predictive_check(
         raise ValueError("idata has no posterior_predictive group: fit with pointwise=True")
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-    group_column = resolve_column_roles(idata.attrs)["group"]
+    group_column = resolve_column_roles(idata.attrs, group=group)["group"]
     if f"obs_{group_column}" not in idata.observed_data.coords:
         raise ValueError(f"observed_data has no coordinate obs_{group_column} saying which group each row is in")
     labels = idata.observed_data[f"obs_{group_column}"].to_numpy()

@@ -5,7 +5,8 @@ is written here once more in NumPy, draw by draw, for what is cheapest outside
 Stan: each row's log-likelihood (for PSIS-LOO) and replicated data (for
 predictive checks and forecasts). Shipping those through httpstan for every draw
 costs more than the sampling itself on small data; computing them here costs
-milliseconds. ``tests/test_families.py`` checks both statements agree.
+milliseconds. ``tests/test_families.py`` (the catalogue's programs) and
+``tests/test_glmm.py`` (the formula program) check both statements agree.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Family:
     Attributes
     ----------
     name : str
-        ``"gaussian"``, ``"gamma"``, ``"binomial"`` or ``"poisson"``.
+        ``"gaussian"``, ``"student_t"``, ``"gamma"``, ``"binomial"`` or ``"poisson"``.
     link : str
         How the mean relates to the linear predictor ``eta``: ``"identity"``
         (mean = eta), ``"log"`` (mean = exp(eta)) or ``"logit"`` (the
@@ -32,17 +33,22 @@ class Family:
     dispersion : str or None
         The posterior variable that sets the spread around the mean:
         ``sigma_y`` (a standard deviation), ``phi`` (a Gamma shape), or
-        ``None`` where the mean fixes the spread (binomial, Poisson).
+        ``None`` where the mean fixes the spread (binomial, Poisson). For the
+        Student-t, ``sigma_y`` is the scale, not the standard deviation.
     positive : bool
         Whether the outcome must be strictly positive.
+    tail : str or None
+        The posterior variable that sets how heavy the tails are: ``nu``, the
+        Student-t's degrees of freedom; ``None`` for the other families.
     """
 
     name: str
     link: str
     dispersion: str | None
     positive: bool
-    _log_density: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-    _draw: Callable[[np.random.Generator, np.ndarray, np.ndarray], np.ndarray]
+    _log_density: Callable[..., np.ndarray]
+    _draw: Callable[..., np.ndarray]
+    tail: str | None = None
 
     def mean(self, eta: np.ndarray) -> np.ndarray:
         """The outcome's expected value for linear predictor ``eta`` (for a binomial, per trial: the probability)."""
@@ -53,22 +59,38 @@ class Family:
         return np.asarray(eta, dtype=float)
 
     def log_density(
-        self, y: np.ndarray, eta: np.ndarray, dispersion: np.ndarray | None = None, trials: np.ndarray | None = None
+        self,
+        y: np.ndarray,
+        eta: np.ndarray,
+        dispersion: np.ndarray | None = None,
+        trials: np.ndarray | None = None,
+        tail: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Pointwise log density (or probability) of ``y`` (arrays broadcast together); ``trials`` for a binomial.
+        """Pointwise log density (or probability) of ``y`` (arrays broadcast together); ``trials`` for a
+        binomial, ``tail`` (the degrees of freedom ``nu``) for a Student-t.
 
         Examples
         --------
         >>> import numpy as np
         >>> round(float(FAMILIES["gaussian"].log_density(np.array(0.0), np.array(0.0), np.array(1.0))), 4)
         -0.9189
+        >>> round(float(FAMILIES["student_t"].log_density(np.array(0.0), np.array(0.0), np.array(1.0), tail=np.array(1.0))), 4)
+        -1.1447
         """
-        return self._log_density(np.asarray(y, dtype=float), self.mean(eta), _as_float(dispersion), _as_float(trials))
+        self._check_tail(tail)
+        return self._log_density(
+            np.asarray(y, dtype=float), self.mean(eta), _as_float(dispersion), _as_float(trials), *self._tail_args(tail)
+        )
 
     def draw(
-        self, rng: np.random.Generator, eta: np.ndarray, dispersion: np.ndarray | None = None, trials: np.ndarray | None = None
+        self,
+        rng: np.random.Generator,
+        eta: np.ndarray,
+        dispersion: np.ndarray | None = None,
+        trials: np.ndarray | None = None,
+        tail: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One random outcome per element of the broadcast ``eta`` and ``dispersion`` (or ``trials``).
+        """One random outcome per element of the broadcast ``eta`` and ``dispersion`` (or ``trials``, and ``tail``).
 
         Examples
         --------
@@ -77,7 +99,15 @@ class Family:
         >>> bool(draws.min() > 0), round(float(draws.mean()), 1)
         (True, 1.0)
         """
-        return self._draw(rng, self.mean(eta), _as_float(dispersion), _as_float(trials))
+        self._check_tail(tail)
+        return self._draw(rng, self.mean(eta), _as_float(dispersion), _as_float(trials), *self._tail_args(tail))
+
+    def _check_tail(self, tail) -> None:
+        if self.tail is not None and tail is None:
+            raise ValueError(f"the {self.name} family needs its {self.tail} (tail=...)")
+
+    def _tail_args(self, tail) -> tuple:
+        return () if self.tail is None else (_as_float(tail),)
 
 
 def _as_float(values):
@@ -101,9 +131,20 @@ def _gamma_draw(rng, mean, phi, trials=None):
     return rng.gamma(phi, mean / phi)
 
 
+# A Student-t with nu degrees of freedom around `mean`, scaled by sigma (its sd is sigma sqrt(nu / (nu - 2))
+# for nu > 2): the normal's heavy-tailed sibling, which expects an occasional large deviation.
+def _student_t_log_density(y, mean, sigma, trials, nu):
+    return stats.t.logpdf(y, df=nu, loc=mean, scale=sigma)
+
+
+def _student_t_draw(rng, mean, sigma, trials, nu):
+    return mean + sigma * rng.standard_t(nu, size=np.broadcast_shapes(np.shape(mean), np.shape(sigma), np.shape(nu)))
+
+
 #: The families the package's programs use, by name.
 FAMILIES: dict[str, Family] = {
     "gaussian": Family("gaussian", "identity", "sigma_y", False, _gaussian_log_density, _gaussian_draw),
+    "student_t": Family("student_t", "identity", "sigma_y", False, _student_t_log_density, _student_t_draw, tail="nu"),
     "gamma": Family("gamma", "log", "phi", True, _gamma_log_density, _gamma_draw),
 }
 

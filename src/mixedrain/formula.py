@@ -32,8 +32,8 @@ from mixedrain.lme4_syntax import (
 )
 from mixedrain.prepare import _reject_rows
 
-#: The families the formula path fits (with their links: identity, logit, log, log).
-FAMILIES = ("gaussian", "binomial", "poisson", "gamma")
+#: The families the formula path fits (with their links: identity, logit, log, log, identity).
+FAMILIES = ("gaussian", "binomial", "poisson", "gamma", "student_t")
 
 #: R's names for the functions a formula may call, e.g. ``offset(log(exposure))``.
 _R_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "log1p": np.log1p, "abs": np.abs}
@@ -159,7 +159,7 @@ def parse_formula(formula: str, data: pd.DataFrame, family: str = "gaussian") ->
         One row per observation. Columns the formula does not use may hold
         missing values; used ones may not.
     family : str
-        ``"gaussian"``, ``"binomial"``, ``"poisson"`` or ``"gamma"``.
+        ``"gaussian"``, ``"binomial"``, ``"poisson"``, ``"gamma"`` or ``"student_t"``.
 
     Returns
     -------

@@ -36,7 +36,11 @@ if TYPE_CHECKING:  # the formula front end; imported only for type hints, so thi
     from mixedrain.formula import Design
 
 #: The program's code for each family, and the families it fits.
-FAMILY_CODES: dict[str, int] = {"gaussian": 1, "binomial": 2, "poisson": 3, "gamma": 4}
+FAMILY_CODES: dict[str, int] = {"gaussian": 1, "binomial": 2, "poisson": 3, "gamma": 4, "student_t": 5}
+
+#: The Student-t's degrees of freedom are at least this (brms's bound for ``family = student()``): below 1
+#: the t has no mean, tails heavier than any data this book meets call for. glmm.stan reads it as data.
+NU_LOWER = 1.0
 
 #: The ``.stan`` file (without suffix) in ``mixedrain/stan``; the catalogue lists it among the programs it compiles.
 PROGRAM = FORMULA_PROGRAM
@@ -44,7 +48,7 @@ PROGRAM = FORMULA_PROGRAM
 #: The prior settings the program reads, for :func:`default_glmm_priors` overrides.
 PRIOR_SETTINGS: tuple[str, ...] = (
     "prior_fixed_mean", "prior_fixed_sd", "prior_sd_scale", "prior_lkj_eta",
-    "prior_sigma_sd", "prior_phi_shape", "prior_phi_rate",
+    "prior_sigma_sd", "prior_phi_shape", "prior_phi_rate", "prior_nu_shape", "prior_nu_rate",
 )
 
 
@@ -121,7 +125,12 @@ def default_glmm_priors(design: Design) -> dict[str, Any]:
     column) or ``s_y / s_x`` (a slope); ``sigma_y ~ N+(0, s_y)``; each
     correlated term's correlation matrix ``LKJ(2)``. These are
     :func:`mixedrain.models.default_priors`' values whenever a formula states
-    a catalogue model. The other families work on the link scale, where the
+    a catalogue model. The Student-t family (identity link) takes the
+    Gaussian's values, ``sigma_y`` now its scale, and gives its degrees of
+    freedom ``nu ~ Gamma(2, 0.1)`` truncated below at :data:`NU_LOWER`
+    (brms's default for ``family = student()``, after Juárez and Steel 2010:
+    a mean of 20, close to normal, with room for heavy tails at ``nu`` of 2 to
+    5). The other families work on the link scale, where the
     outcome's units do not enter: the intercept is centred on the link of the
     overall mean (the log of the total count per unit of exposure ``exp(offset)``,
     or the logit of the overall proportion, nudged by half a success off 0 and
@@ -145,8 +154,9 @@ def default_glmm_priors(design: Design) -> dict[str, Any]:
         ``prior_fixed_mean``, ``prior_fixed_sd`` (one per column of ``X``),
         ``prior_sd_scale`` (one per column of the terms, in order),
         ``prior_lkj_eta`` (one per term), ``prior_sigma_sd``,
-        ``prior_phi_shape`` and ``prior_phi_rate`` (placeholders of 1 where the
-        family has no such parameter).
+        ``prior_phi_shape``, ``prior_phi_rate``, ``prior_nu_shape`` and
+        ``prior_nu_rate`` (placeholders of 1 where the family has no such
+        parameter).
 
     Raises
     ------
@@ -164,7 +174,7 @@ def default_glmm_priors(design: Design) -> dict[str, Any]:
         raise ValueError(f"unknown family {design.family!r}; choose one of {sorted(FAMILY_CODES)}")
     y = np.asarray(design.y, dtype=float)
     offset = np.asarray(design.offset, dtype=float)
-    if design.family == "gaussian":
+    if design.family in ("gaussian", "student_t"):
         s_y = float(np.std(y - offset, ddof=1)) if y.size > 1 else 0.0
         if not s_y > 0:
             raise ValueError(f"the outcome {design.outcome!r} takes a single value: there is nothing to model")
@@ -190,7 +200,7 @@ def default_glmm_priors(design: Design) -> dict[str, Any]:
         for k, name in enumerate(term.columns):
             spread = _column_scale(Z[:, k], name, f"grouping term {term.grouping!r}:")
             sd_scale.append(effect_unit if spread == 0 else effect_slope_unit / spread)
-    gaussian, gamma = design.family == "gaussian", design.family == "gamma"
+    gaussian, gamma, student_t = design.family in ("gaussian", "student_t"), design.family == "gamma", design.family == "student_t"
     values = {
         "prior_fixed_mean": fixed_mean,
         "prior_fixed_sd": fixed_sd,
@@ -199,6 +209,8 @@ def default_glmm_priors(design: Design) -> dict[str, Any]:
         "prior_sigma_sd": effect_unit if gaussian else 1.0,
         "prior_phi_shape": 2.0 if gamma else 1.0,
         "prior_phi_rate": 0.1 if gamma else 1.0,
+        "prior_nu_shape": 2.0 if student_t else 1.0,
+        "prior_nu_rate": 0.1 if student_t else 1.0,
     }
     return {key: _rounded(value) for key, value in values.items()}
 
@@ -342,7 +354,7 @@ def glmm_data(
     N = len(design.y)
     family = design.family
     y = np.asarray(design.y)
-    continuous = family in ("gaussian", "gamma")
+    continuous = family in ("gaussian", "gamma", "student_t")
     return {
         "N": N,
         "family": FAMILY_CODES[family],
@@ -359,6 +371,7 @@ def glmm_data(
         "Z": np.column_stack([np.asarray(term.Z, dtype=float) for term in design.terms]) if design.terms else np.zeros((N, 0)),
         "level": np.array([np.asarray(term.codes) + 1 for term in design.terms], dtype=int).reshape(len(design.terms), N),
         **resolve_glmm_priors(design, priors),
+        "nu_lower": NU_LOWER,
         "centered": _centered_terms(design, centered),
         "integrated": int(bool(integrated)),
         "prior_only": int(prior_only),
@@ -524,9 +537,11 @@ def glmm_prior_table(design: Design, priors: dict[str, Any] | None = None, level
     Reads the settings :func:`glmm_data` passes to Stan, so the table always
     matches what is sampled. Rows are named as the fit's posterior variables
     (:mod:`mixedrain.glmm_fit`): ``fixed[Days]``, ``sd_Subject[Intercept]``,
-    ``corr_Subject``, ``sigma_y``, ``phi``. A correlation matrix's row reports
-    its LKJ prior through the marginal of each correlation,
-    ``(rho + 1) / 2 ~ Beta(eta - 1 + K/2, eta - 1 + K/2)``.
+    ``corr_Subject``, ``sigma_y``, ``phi``, ``nu``. A correlation matrix's row
+    reports its LKJ prior through the marginal of each correlation,
+    ``(rho + 1) / 2 ~ Beta(eta - 1 + K/2, eta - 1 + K/2)``; the Student-t's
+    ``nu`` its Gamma prior truncated below at :data:`NU_LOWER`, family
+    ``"truncated gamma"``.
 
     Returns
     -------
@@ -566,19 +581,37 @@ def glmm_prior_table(design: Design, priors: dict[str, Any] | None = None, level
             rows[f"corr_{label}"] = (
                 "lkj", stats.beta(shape, shape, loc=-1, scale=2), rf"\Omega_{{{_tex(term.grouping)}}} \sim \mathrm{{LKJ}}({eta:g})"
             )
-    if design.family == "gaussian":
+    if design.family in ("gaussian", "student_t"):
         scale = values["prior_sigma_sd"]
         rows["sigma_y"] = ("half-normal", stats.halfnorm(scale=scale), rf"\sigma_y \sim \mathrm{{N}}^{{+}}(0, {scale:g})")
     if design.family == "gamma":
         shape, rate = values["prior_phi_shape"], values["prior_phi_rate"]
         rows["phi"] = ("gamma", stats.gamma(a=shape, scale=1 / rate), rf"\phi \sim \mathrm{{Gamma}}({shape:g}, {rate:g})")
+    if design.family == "student_t":
+        shape, rate = values["prior_nu_shape"], values["prior_nu_rate"]
+        rows["nu"] = (
+            "truncated gamma", _TruncatedBelow(stats.gamma(a=shape, scale=1 / rate), NU_LOWER),
+            rf"\nu \sim \mathrm{{Gamma}}({shape:g}, {rate:g}),\ \nu \geq {NU_LOWER:g}",
+        )
     table = {}
     for parameter, (family, distribution, latex) in rows.items():
-        lower, upper = distribution.ppf([(1 - level) / 2, (1 + level) / 2])
+        lower, median, upper = distribution.ppf([(1 - level) / 2, 0.5, (1 + level) / 2])
         table[parameter] = {
-            "family": family, "lower": float(lower), "median": float(distribution.median()), "upper": float(upper), "latex": latex,
+            "family": family, "lower": float(lower), "median": float(median), "upper": float(upper), "latex": latex,
         }
     return pd.DataFrame.from_dict(table, orient="index").rename_axis("parameter")
+
+
+@dataclass(frozen=True)
+class _TruncatedBelow:
+    """A continuous distribution truncated below at ``bound``: its quantiles, for the prior table."""
+
+    distribution: Any
+    bound: float
+
+    def ppf(self, q):
+        below = self.distribution.cdf(self.bound)
+        return self.distribution.ppf(below + np.asarray(q) * (1 - below))
 
 
 def safe_name(label: str) -> str:

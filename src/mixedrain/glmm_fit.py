@@ -12,8 +12,10 @@ things, with term names and group labels as coordinates. In the posterior:
     The correlations of a correlated term's effects, by pair (``"Intercept, Days"``).
 ``effect_<g>`` (dims ``<g>``, ``<g>_effect``)
     Each level's effects (deviations from the fixed effects), labelled by level.
-``sigma_y`` (Gaussian), ``phi`` (Gamma shape)
+``sigma_y`` (Gaussian sd, Student-t scale), ``phi`` (Gamma shape)
     The dispersion, named as in :mod:`mixedrain.families`.
+``nu`` (Student-t)
+    The degrees of freedom: small, heavy tails; large, close to normal.
 
 ``<g>`` is the grouping label made a valid name (``g1:g2`` becomes ``g1_g2``,
 :func:`mixedrain.glmm.safe_name`). Terms that share a grouping factor (lme4's
@@ -70,8 +72,10 @@ def fit_formula(formula: str, data: pd.DataFrame, family: str = "gaussian", **op
         An lme4 formula (:func:`mixedrain.formula.parse_formula` says what it accepts).
     data : pandas.DataFrame
         The rows, one per observation.
-    family : {"gaussian", "binomial", "poisson", "gamma"}
-        The outcome's family, with its usual link (identity, logit, log, log).
+    family : {"gaussian", "binomial", "poisson", "gamma", "student_t"}
+        The outcome's family, with its usual link (identity, logit, log, log,
+        identity). ``"student_t"`` is brms's ``family = student()``: a
+        heavy-tailed alternative to the Gaussian for data with outlying rows.
     **options
         Passed to :func:`fit_design`: ``priors``, ``integrated``, ``centered``, ``chains``,
         ``draws``, ``warmup``, ``seed``, ``prior_only``, ``pointwise``,
@@ -119,7 +123,7 @@ def fit_design(
     integrated : bool, optional
         Integrate the group effects out of the likelihood and draw them after
         sampling (exact, and fastest); by default whenever possible, for a
-        Gaussian outcome with one grouping term. ``False`` samples them,
+        Gaussian outcome with one grouping term (never for a Student-t). ``False`` samples them,
         non-centered.
     centered : bool or sequence of str
         Sample these terms' effects centered (``True`` for all, or grouping
@@ -336,6 +340,8 @@ def name_draws(design: Design, raw: dict[str, np.ndarray], data: dict, *, seed: 
         variables["sigma_y"] = (dims2, raw["sigma"].reshape(chains, draws))
     elif family.dispersion == "phi":
         variables["phi"] = (dims2, raw["phi"].reshape(chains, draws))
+    if family.tail is not None:
+        variables[family.tail] = (dims2, raw[family.tail].reshape(chains, draws))
     return xr.Dataset(variables, coords=coords)
 
 
@@ -428,6 +434,14 @@ def _seen_effects(design: Design, draws: xr.Dataset) -> list[np.ndarray]:
     return out
 
 
+def _family_parameters(family, draws: xr.Dataset) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The family's dispersion and tail draws, shape (chain, draw, 1) to broadcast over rows (None where it has none)."""
+    return tuple(
+        None if name is None else draws[name].transpose("chain", "draw").to_numpy()[..., None]
+        for name in (family.dispersion, family.tail)
+    )
+
+
 def add_glmm_pointwise(idata: az.InferenceData, design: Design, *, seed: int = 0) -> az.InferenceData:
     """Add each row's log-likelihood and replicated data ``y_rep``, computed from the draws in NumPy.
 
@@ -438,15 +452,16 @@ def add_glmm_pointwise(idata: az.InferenceData, design: Design, *, seed: int = 0
     draws = idata[group]
     family = get_family(design.family)
     eta = linear_predictor(design, draws)
-    dispersion = draws[family.dispersion].to_numpy()[..., None] if family.dispersion else None
+    dispersion, tail = _family_parameters(family, draws)
     trials = None if design.trials is None else np.asarray(design.trials, dtype=float)
     coords = {"chain": draws["chain"].to_numpy(), "draw": draws["draw"].to_numpy(), "obs": np.arange(eta.shape[-1]), **_where(design)}
     dims = ("chain", "draw", "obs")
     rng = np.random.default_rng([seed, 4])
-    extra = {f"{group}_predictive": xr.Dataset({"y_rep": (dims, family.draw(rng, eta, dispersion, trials))}, coords=coords)}
+    replicated = family.draw(rng, eta, dispersion, trials, tail)
+    extra = {f"{group}_predictive": xr.Dataset({"y_rep": (dims, replicated)}, coords=coords)}
     if group == "posterior":
         y = np.asarray(design.y, dtype=float)
-        extra["log_likelihood"] = xr.Dataset({"y": (dims, family.log_density(y, eta, dispersion, trials))}, coords=coords)
+        extra["log_likelihood"] = xr.Dataset({"y": (dims, family.log_density(y, eta, dispersion, trials, tail))}, coords=coords)
     out = idata.copy()
     for name in extra:
         if name in out.groups():
@@ -541,8 +556,8 @@ def predict(
     elif kind == "mean":
         value = family.mean(eta) * (trials if family.name == "binomial" else 1)
     else:
-        dispersion = posterior[family.dispersion].to_numpy()[..., None] if family.dispersion else None
-        value = family.draw(rng, eta, dispersion, trials if family.name == "binomial" else None)
+        dispersion, tail = _family_parameters(family, posterior)
+        value = family.draw(rng, eta, dispersion, trials if family.name == "binomial" else None, tail)
     n_rows, n_draws = eta.shape[-1], chains * draws
     frame = design.frame.reset_index(drop=True)
     out = frame.iloc[np.repeat(np.arange(n_rows), n_draws)].reset_index(drop=True) if len(frame) == n_rows else pd.DataFrame(index=range(n_rows * n_draws))

@@ -28,6 +28,7 @@ __all__ = [
     "SYMBOLS",
     "plot_forecast_fan",
     "plot_group_check",
+    "plot_group_lines",
     "plot_interval_comparison",
     "plot_pit",
     "plot_rainfall_by_state",
@@ -204,6 +205,108 @@ def plot_shrinkage(estimates: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set(xlabel=intercept_label, ylabel=slope_label)
     ax.legend(fontsize="small")
     return ax
+
+
+#: Colour and line style of the sets of lines in :func:`plot_group_lines`: those of
+#: :func:`mixedrain.pooling.pooling_estimates` in the colours of :func:`plot_shrinkage`, others in turn.
+_POOLING_STYLES = {"no pooling": (PALETTE[1], "-"), "partial pooling": (PALETTE[0], "-"), "complete pooling": (PALETTE[2], "--")}
+_LINE_STYLES = ((PALETTE[0], "-"), (PALETTE[1], "-"), (PALETTE[2], "--"), (PALETTE[4], ":"))
+
+
+def plot_group_lines(
+    data: pd.DataFrame,
+    lines: pd.DataFrame,
+    *,
+    group: str | None = None,
+    predictor: str | None = None,
+    outcome: str | None = None,
+    highlight: pd.DataFrame | None = None,
+    highlight_label: str = "Highlighted",
+    ncols: int = 6,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> np.ndarray:
+    """One small panel per group: its rows as points, and one or more straight lines through them.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The rows: the group, predictor and outcome columns.
+    lines : pandas.DataFrame
+        Tidy: the group column, ``method`` (the legend's label for a set of
+        lines), ``intercept`` and ``slope`` on the predictor's scale, as
+        :func:`mixedrain.pooling.pooling_estimates` returns them. Each method
+        is drawn in every panel, in order of appearance (the three pooling
+        methods in the colours of :func:`plot_shrinkage`).
+    group, predictor, outcome : str, optional
+        The columns (default: those named in ``lines``' ``attrs``, else the
+        book's rainfall columns).
+    highlight : pandas.DataFrame, optional
+        Rows to circle (the group, predictor and outcome columns), e.g. the
+        observations with a high Pareto k.
+    highlight_label : str
+        The circles' label in the legend.
+    ncols : int
+        Panels per row.
+    xlabel, ylabel : str, optional
+        The axis labels (default: the columns, as the book writes them).
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        The panels, one per group in the data's order (and any unused ones, hidden).
+
+    Examples
+    --------
+    >>> data = pd.DataFrame({"g": ["a", "a", "b", "b"], "x": [0, 1, 0, 1], "y": [1.0, 2.0, 0.0, 2.5]})
+    >>> lines = pd.DataFrame({"g": ["a", "b"], "method": "own", "intercept": [1.0, 0.0], "slope": [1.0, 2.5]})
+    >>> axes = plot_group_lines(data, lines, group="g", predictor="x", outcome="y", ncols=2)
+    >>> [ax.get_title() for ax in axes], axes[0].get_ylabel()
+    (['g a', 'g b'], 'y')
+    """
+    roles = resolve_column_roles(lines.attrs, group=group, predictor=predictor, outcome=outcome)
+    group, predictor, outcome = roles["group"], roles["predictor"], roles["outcome"]
+    missing = [column for column in (group, predictor, outcome) if column not in data.columns]
+    missing += [f"lines: {column}" for column in (group, "method", "intercept", "slope") if column not in lines.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}")
+    methods = list(pd.unique(lines["method"]))
+    if len(methods) > len(_LINE_STYLES):
+        raise ValueError(f"at most {len(_LINE_STYLES)} sets of lines can be told apart, got {len(methods)}: {methods}")
+    styles = [_POOLING_STYLES.get(method, style) for method, style in zip(methods, _LINE_STYLES)]
+    labels = list(pd.unique(data[group]))
+    nrows = math.ceil(len(labels) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2 * ncols, 0.5 + 2 * nrows), sharex=True, sharey=True, layout="constrained", squeeze=False
+    )
+    axes = axes.ravel()
+    span = np.array([data[predictor].min(), data[predictor].max()], dtype=float)
+    for ax, label in zip(axes, labels):
+        rows = data[data[group] == label]
+        ax.scatter(rows[predictor], rows[outcome], s=12, color="0.3", label="Observed")
+        for method, (colour, style) in zip(methods, styles):
+            line = lines[(lines["method"] == method) & (lines[group] == label)]
+            if not line.empty:
+                intercept, slope = float(line["intercept"].iloc[0]), float(line["slope"].iloc[0])
+                ax.plot(span, intercept + slope * span, color=colour, linestyle=style, lw=1.5, label=method)
+        circled = highlight[highlight[group] == label] if highlight is not None else ()
+        if len(circled):
+            ax.scatter(circled[predictor], circled[outcome], s=90, facecolor="none", edgecolor=PALETTE[3],
+                       linewidth=1.5, label=highlight_label)  # fmt: skip
+        ax.set_title(f"{group} {label}", fontsize="small")
+    for ax in axes[len(labels) :]:
+        ax.set_visible(False)
+    for ax in axes[(nrows - 1) * ncols : len(labels)]:
+        ax.set_xlabel(xlabel or _label(predictor))
+    for ax in axes[::ncols]:
+        ax.set_ylabel(ylabel or _label(outcome))
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    legend: dict[str, object] = {}
+    for ax in axes[: len(labels)]:  # a highlighted point may sit in any panel
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(name, handle)
+    fig.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=len(legend))
+    return axes
 
 
 def plot_recovery(table: pd.DataFrame, ax: Axes | None = None) -> Axes:

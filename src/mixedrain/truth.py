@@ -20,7 +20,10 @@ def posterior_vs_truth(idata: az.InferenceData, truth: dict[str, float], level: 
         A fitted model.
     truth : dict
         True values by parameter name, e.g. from
-        :func:`mixedrain.simulate.true_hyperparameters`.
+        :func:`mixedrain.simulate.true_hyperparameters`; an entry of a
+        vector-valued variable as ``"variable[label]"``, as
+        :func:`mixedrain.glmm_fit.fit_formula` names them (``"fixed[x]"``,
+        ``"sd_state[Intercept]"``).
     level : float
         Width of the central interval.
 
@@ -30,10 +33,18 @@ def posterior_vs_truth(idata: az.InferenceData, truth: dict[str, float], level: 
         Indexed by parameter: ``truth``, ``mean``, ``sd``, ``lower``,
         ``upper``, ``z`` (posterior mean minus truth, in posterior sds) and
         ``covered`` (truth inside the interval).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={"fixed": rng.normal([1.0, 2.0], 0.1, (2, 500, 2))},
+    ...                      coords={"fixed_term": ["Intercept", "x"]}, dims={"fixed": ["fixed_term"]})
+    >>> posterior_vs_truth(idata, {"fixed[x]": 2.0}).loc["fixed[x]", "covered"]
+    np.True_
     """
     rows = {}
     for name, true_value in truth.items():
-        draws = idata.posterior[name].to_numpy().reshape(-1)
+        draws = _selected(idata.posterior, name).to_numpy().reshape(-1)
         mean, sd = float(draws.mean()), float(draws.std(ddof=1))
         lower, upper = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
         rows[name] = {
@@ -46,6 +57,19 @@ def posterior_vs_truth(idata: az.InferenceData, truth: dict[str, float], level: 
             "covered": bool(lower <= true_value <= upper),
         }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("parameter")
+
+
+def _selected(posterior, name: str):
+    """``"sd_g[x]"`` -> the draws of entry ``x`` of ``sd_g``; a plain name -> that variable."""
+    if not name.endswith("]") or "[" not in name:
+        return posterior[name]
+    variable, label = name[:-1].split("[", 1)
+    if variable not in posterior:
+        raise KeyError(f"the posterior has no variable {variable!r}")
+    dims = [dim for dim in posterior[variable].dims if dim not in ("chain", "draw")]
+    if len(dims) != 1 or label not in posterior[variable][dims[0]].to_numpy().astype(str):
+        raise KeyError(f"{variable!r} has no entry {label!r}")
+    return posterior[variable].sel({dims[0]: label})
 
 
 def state_effects_vs_truth(

@@ -1,7 +1,8 @@
 // The general mixed model behind lme4 formulas (mixedrain.glmm), compiled once: everything is data.
 //   g(E[y_i]) = eta_i = offset_i + X_i beta + sum over grouping terms t of Z_t,i b_t[level_t,i]
 //   b_t[j] ~ MVN(0, S_t S_t'),  S_t = diag(tau_t) L_t  (K_t effects per level, J_t levels)
-// family 1 gaussian (identity link, sd sigma), 2 binomial (logit), 3 poisson (log), 4 gamma (log, shape phi).
+// family 1 gaussian (identity link, sd sigma), 2 binomial (logit), 3 poisson (log), 4 gamma (log, shape phi),
+// 5 student_t (identity link, scale sigma, degrees of freedom nu >= nu_lower).
 // Term t has its own K_t columns of Z and J_t levels; ragged pieces are stored one after another in flat
 // arrays (Z's columns, tau, the effects z, the correlations' cpc), each term's slice found
 // from the sizes by the same running sums in Python. A correlated term (lme4's `|`, K_t > 1) gets an LKJ
@@ -34,11 +35,11 @@ functions {
 }
 data {
   int<lower=1> N;                           // rows
-  int<lower=1, upper=4> family;             // 1 gaussian, 2 binomial, 3 poisson, 4 gamma
+  int<lower=1, upper=5> family;             // 1 gaussian, 2 binomial, 3 poisson, 4 gamma, 5 student_t
   int<lower=0> P;                           // fixed-effect columns
   matrix[N, P] X;
   vector[N] offset_;                        // (offset is a Stan keyword)
-  vector[(family == 1 || family == 4) ? N : 0] y_real;    // gaussian, gamma
+  vector[(family == 1 || family >= 4) ? N : 0] y_real;    // gaussian, gamma, student_t
   array[(family == 2 || family == 3) ? N : 0] int<lower=0> y_int;  // binomial successes, poisson counts
   array[family == 2 ? N : 0] int<lower=0> trials;          // binomial trials
   int<lower=0> T;                           // grouping terms
@@ -51,9 +52,12 @@ data {
   vector<lower=0>[P] prior_fixed_sd;
   vector<lower=0>[sum(K)] prior_sd_scale;   // half-normal scale of each SD
   vector<lower=0>[T] prior_lkj_eta;
-  real<lower=0> prior_sigma_sd;             // gaussian: sigma ~ N+(0, prior_sigma_sd)
+  real<lower=0> prior_sigma_sd;             // gaussian, student_t: sigma ~ N+(0, prior_sigma_sd)
   real<lower=0> prior_phi_shape;            // gamma: phi ~ Gamma(shape, rate)
   real<lower=0> prior_phi_rate;
+  real<lower=0> prior_nu_shape;             // student_t: nu ~ Gamma(shape, rate), truncated below at nu_lower
+  real<lower=0> prior_nu_rate;
+  real<lower=0> nu_lower;
   array[T] int<lower=0, upper=1> centered;  // 1: the sampler moves term t's effects themselves, not z
   int<lower=0, upper=1> integrated;         // 1: effects integrated out (gaussian, T = 1 only)
   int<lower=0, upper=1> prior_only;         // 1: no likelihood, for a prior predictive check
@@ -94,8 +98,9 @@ transformed data {
   for (k in 1:K_total) {
     all_ones[k] = min(col(Z, k)) == 1 && max(col(Z, k)) == 1;
   }
-  int has_sigma = family == 1;
+  int has_sigma = family == 1 || family == 5;
   int has_phi = family == 4;
+  int has_nu = family == 5;
   int n_sampled = integrated ? 0 : n_effects;
   // The integrated form's sufficient statistics, per level j of the one term (Stan User's Guide,
   // "Exploiting sufficient statistics"): with r = y - offset, Z_j'Z_j, Z_j'X_j, Z_j'r_j, X'X, X'r, r'r.
@@ -151,6 +156,7 @@ parameters {
   vector<lower=-1, upper=1>[n_cpc] cpc;     // canonical partial correlations of the correlated terms
   vector<lower=0>[has_sigma] sigma;
   vector<lower=0>[has_phi] phi;
+  vector<lower=nu_lower>[has_nu] nu;        // student_t: small, heavy tails; large, close to normal
   vector[n_sampled] z;                      // group effects, term after term, level by level: standardised
                                             // (non-centered) or the effects themselves (centered)
 }
@@ -160,6 +166,7 @@ model {
   target += beta_lpdf(0.5 * (cpc + 1) | cpc_shape, cpc_shape);
   sigma ~ normal(0, prior_sigma_sd);
   phi ~ gamma(prior_phi_shape, prior_phi_rate);
+  nu ~ gamma(prior_nu_shape, prior_nu_rate);  // the truncation's constant is data: left out
   if (!integrated) {
     vector[N] eta = offset_;
     if (P > 0) {
@@ -201,8 +208,10 @@ model {
       y_int ~ binomial_logit(trials, eta);
     } else if (family == 3) {
       y_int ~ poisson_log(eta);
-    } else {
+    } else if (family == 4) {
       y_real ~ gamma(phi[1], phi[1] * exp(-eta));
+    } else {
+      y_real ~ student_t(nu[1], eta, sigma[1]);
     }
   } else if (!prior_only) {
     // Per level j, y_j ~ N(X_j beta + offset_j, Z_j S S' Z_j' + sigma^2 I). By Woodbury, with

@@ -1,5 +1,5 @@
-// Solution to chapter 6's exercise "Heavier tails for the sleep
-// study": (Days | Subject) with a Student-t likelihood,
+// Solution to chapter 6's exercise "The Student-t model in your own
+// Stan program": (Days | Subject) with a Student-t likelihood,
 //   y_i ~ student_t(nu, alpha[g_i] + beta[g_i] * x_i, sigma_y),
 // the effects non-centered as in correlated.stan, and the
 // catalogue's "correlated" priors as data, plus a prior on nu.
@@ -45,7 +45,7 @@ model {
   sigma_beta ~ normal(0, prior_sigma_beta_sd);
   sigma_y ~ normal(0, prior_sigma_y_sd);
   L ~ lkj_corr_cholesky(prior_lkj_eta);
-  nu ~ gamma(2, 0.1); // brms's default: mean 20, room for 2 to 5
+  nu ~ gamma(2, 0.1); // as fit_formula's student_t (brms's default)
   to_vector(z) ~ std_normal();
   y ~ student_t(nu, alpha[group] + beta[group] .* x, sigma_y);
 }
