@@ -1,0 +1,45 @@
+"""Tables a chapter glues as Markdown, so that a {table} directive numbers and captions them.
+
+A DataFrame displayed as a cell's output cannot carry a numbered table caption;
+glued Markdown inside ``:::{table}`` can. Chapters 3 and 8 used to define this
+function each in a hidden cell (``tests/test_tables.py`` guards the one copy).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["markdown_table"]
+
+
+def markdown_table(frame: pd.DataFrame, digits: int, *, index_label: str | None = None, code_index: bool = False) -> str:
+    """A Markdown table of ``frame``'s numbers, rounded to ``digits``; a missing value shows as a dash.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Numeric cells; two-level column names are joined with a space.
+    digits : int
+        Decimal places of every cell.
+    index_label : str, optional
+        Header of the index column (default: the index's name, or nothing).
+    code_index : bool
+        Set the index labels in code font (parameter names such as ``fixed[x]``).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"mean": [1.23456, None]}, index=pd.Index(["a", "b"], name="parameter"))
+    >>> print(markdown_table(frame, 2, code_index=True))
+    | parameter | mean |
+    |---|---|
+    | `a` | 1.23 |
+    | `b` | – |
+    """
+    names = [" ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in frame.columns]
+    header = index_label if index_label is not None else (frame.index.name or "")
+    lines = ["| " + " | ".join([header, *names]) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, values in zip(frame.index, frame.to_numpy()):
+        cells = ["–" if pd.isna(v) else f"{v:.{digits}f}" for v in values]
+        shown = f"`{label}`" if code_index else str(label)
+        lines.append("| " + " | ".join([shown, *cells]) + " |")
+    return "\n".join(lines)
