@@ -286,7 +286,7 @@ def test_a_column_named_like_the_fits_own_names_is_kept_apart():
     assert draws["prediction"].between(0, 10).all()
 
 
-@pytest.mark.parametrize("name", ["draw", "fixed", "sample", "g_effect"])
+@pytest.mark.parametrize("name", ["draw", "fixed", "nu", "g_effect"])
 def test_a_grouping_factor_named_as_the_posteriors_own_names_is_refused_before_stan(name, monkeypatch):
     import mixedrain.engine
     import pandas as pd

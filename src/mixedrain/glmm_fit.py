@@ -247,9 +247,11 @@ def groupings(design: Design) -> list[Grouping]:
     return out
 
 
-#: Names a formula fit's posterior keeps for itself: its dimensions (``az.extract`` adds ``sample``)
-#: and its variables. A grouping factor named so would overwrite them.
-POSTERIOR_NAMES = ("chain", "draw", "sample", "fixed_term", "fixed", "sigma_y", "phi")
+#: Names a formula fit's posterior keeps for itself: its dimensions and its variables. A grouping
+#: factor named so would overwrite them. ``sample`` is not among them although ``az.extract`` stacks
+#: chain and draw under that name: lme4's own crossed example (Penicillin, chapter 10) groups by a
+#: column ``sample``, and nothing in the formula path calls ``az.extract``.
+POSTERIOR_NAMES = ("chain", "draw", "fixed_term", "fixed", "sigma_y", "phi", "nu")
 
 #: Names ``constant_data`` keeps for itself on its row dimension: the dimension, and a binomial's trials.
 CONSTANT_DATA_NAMES = ("obs", "trials")
