@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import sys
 import time
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     write_record(
         ranks, output, name=NAMES[args.model], command=command.strip(), started=started, load_start=load_start,
         seconds=time.perf_counter() - clock, programs=programs, data=data,
+        notes=[f"Launched from the repository root with niceness {os.nice(0)} (one process, beside other work)"],
     )
     partial.unlink(missing_ok=True)
     print((output / "README.md").read_text(encoding="utf-8"))
