@@ -19,7 +19,7 @@ import pandas as pd
 from mixedrain.models import STAN_FOLDER
 from mixedrain.ranks import N_THINNED, calibration_verdict, uniformity_test
 
-__all__ = ["RECORDED_RUNS", "git_blob_hash", "load_average", "read_record", "record_folder", "write_record"]
+__all__ = ["RECORDED_RUNS", "git_blob_hash", "load_average", "read_record", "record_folder", "run_counts", "write_record"]
 
 #: Where the repository keeps its recorded large runs, one folder per model (the package is installed
 #: editable from ``src/``).
@@ -58,6 +58,40 @@ def _commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def run_counts(ranks: pd.DataFrame, n_ranks: int = N_THINNED) -> dict[str, float]:
+    """The counts a record reports: replications, failed fits, divergent fits, fits with a low ESS.
+
+    A fit has a low ESS if the bulk or the tail ESS of some ranked quantity is
+    below ``n_ranks``: its ranks were taken among fewer than ``n_ranks`` draws.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"divergences": [0, 3], "sampling_warnings": [0, 1], "min_ess_bulk": [500.0, 80.0],
+    ...                       "min_ess_tail": [300.0, 200.0], "sampling_seconds": [1.0, 2.0], "error": ["", ""]})
+    >>> counts = run_counts(table)
+    >>> counts["divergent_fits"], counts["low_ess_fits"], counts["low_bulk_fits"], counts["low_tail_fits"]
+    (1, 1, 1, 0)
+    """
+    failed = ranks["error"].astype(str) != ""
+    fitted = ranks[~failed]
+    low_bulk = fitted["min_ess_bulk"] < n_ranks
+    low_tail = fitted["min_ess_tail"] < n_ranks
+    return {
+        "replications": len(ranks),
+        "failed": int(failed.sum()),
+        "fitted": len(fitted),
+        "divergent_fits": int((fitted["divergences"] > 0).sum()),
+        "divergent_share": float((fitted["divergences"] > 0).mean()),
+        "divergences": int(fitted["divergences"].sum()),
+        "warned_fits": int((fitted["sampling_warnings"] > 0).sum()),
+        "low_ess_fits": int((low_bulk | low_tail).sum()),
+        "low_ess_share": float((low_bulk | low_tail).mean()),
+        "low_bulk_fits": int(low_bulk.sum()),
+        "low_tail_fits": int(low_tail.sum()),
+        "median_sampling_seconds": float(fitted["sampling_seconds"].median()),
+    }
 
 
 def write_record(
@@ -101,11 +135,9 @@ def write_record(
     output.mkdir(parents=True, exist_ok=True)
     ranks.to_csv(output / "ranks.csv", index=False)
     n_ranks = ranks.attrs.get("n_thinned", N_THINNED)
-    failed = ranks["error"].astype(bool)
-    fitted = ranks[~failed]
+    counts = run_counts(ranks, n_ranks)
+    fitted = ranks[ranks["error"].astype(str) == ""]
     test = uniformity_test(fitted, n_ranks)
-    low_bulk = fitted["min_ess_bulk"] < n_ranks
-    low_tail = fitted["min_ess_tail"] < n_ranks
     waiting = (fitted["fit_seconds"] - fitted["sampling_seconds"]).sum()
     program_lines = ", ".join(f"`{name}` (git blob {git_blob_hash(STAN_FOLDER / name)[:12]})" for name in programs)
     lines = [
@@ -127,7 +159,7 @@ def write_record(
         f"- Of which sampling: {fitted['sampling_seconds'].sum() / 60:.1f} min; loading the compiled program and "
         f"waiting for the machine's one-fit-at-a-time Stan lock (other sessions' fits of the same program): "
         f"{waiting / 60:.1f} min",
-        f"- Replications: {len(ranks)} ({int(failed.sum())} fits failed and have no ranks)",
+        f"- Replications: {counts['replications']} ({counts['failed']} fits failed and have no ranks)",
         f"- Data per replication: {data}",
         f"- Sampler per fit: {ranks.attrs.get('chains')} chains x {ranks.attrs.get('draws')} draws after "
         f"{ranks.attrs.get('warmup')} warm-up; study seed {ranks.attrs.get('seed')}",
@@ -135,12 +167,12 @@ def write_record(
         f"tail ESS))) evenly spaced draws, and a rank among fewer than {n_ranks} draws spread onto 0..{n_ranks} "
         "with a uniform tie-break (mixedrain.ranks.ranks_thinned_by_ess)",
         "- Counting: every fitted replication is ranked and tested; none is dropped for divergences, R-hat or low ESS",
-        f"- Fits with any divergent transition: {int((fitted['divergences'] > 0).sum())} "
-        f"(total divergent transitions {int(fitted['divergences'].sum())}); fits with a SamplingWarning "
-        f"(divergences, or an R-hat above 1.01): {int((fitted['sampling_warnings'] > 0).sum())}",
-        f"- Fits with a bulk or tail ESS below {n_ranks} for some ranked quantity: {int((low_bulk | low_tail).sum())} "
-        f"(bulk: {int(low_bulk.sum())}, tail: {int(low_tail.sum())})",
-        f"- Sampling time per fit: median {fitted['sampling_seconds'].median():.1f} s",
+        f"- Fits with any divergent transition: {counts['divergent_fits']} "
+        f"(total divergent transitions {counts['divergences']}); fits with a SamplingWarning "
+        f"(divergences, or an R-hat above 1.01): {counts['warned_fits']}",
+        f"- Fits with a bulk or tail ESS below {n_ranks} for some ranked quantity: {counts['low_ess_fits']} "
+        f"(bulk: {counts['low_bulk_fits']}, tail: {counts['low_tail_fits']})",
+        f"- Sampling time per fit: median {counts['median_sampling_seconds']:.1f} s",
         f"- Prior settings, the same for simulating and fitting: {dict(priors or ranks.attrs.get('priors', {}))}",
         *(f"- {note}" for note in notes),
         "",

@@ -21,6 +21,7 @@ from scipy import stats
 __all__ = [
     "MIN_SUBSET",
     "N_THINNED",
+    "band_counts",
     "band_probability",
     "calibration_verdict",
     "effective_sizes",
@@ -74,7 +75,7 @@ def thin(draws: np.ndarray, n_thinned: int = N_THINNED) -> np.ndarray:
 def effective_sizes(draws: np.ndarray) -> tuple[float, float]:
     """Bulk and tail effective sample sizes of one quantity's draws, shape ``(chain, draw)`` (ArviZ's estimators).
 
-    Draws that never move have no defined ESS; they count as 1 (one draw's worth of information).
+    An ESS ArviZ cannot estimate (not a number), or one below 1, counts as 1: one draw's worth of information.
 
     Examples
     --------
@@ -234,9 +235,20 @@ def band_probability(n_quantities: int, family_level: float = 0.95) -> float:
     return 1 - (1 - family_level) / n_quantities
 
 
-@functools.lru_cache(maxsize=32)
-def _band_counts(n: int, n_thinned: int, prob: float) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's simultaneous band (Säilynoja et al. 2022) for ``n`` uniform ranks, as counts of ranks <= k."""
+@functools.lru_cache(maxsize=64)
+def band_counts(n: int, n_thinned: int, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """ArviZ's simultaneous band (Säilynoja et al. 2022) for ``n`` uniform ranks, as counts of ranks <= k.
+
+    The band ``az.plot_ecdf(..., confidence_bands="optimized")`` draws, computed
+    once for each ``n`` and ``prob`` (it takes about a second) and reused by
+    :func:`uniformity_test` and :func:`mixedrain.plot.plot_rank_ecdf`.
+
+    Examples
+    --------
+    >>> lower, upper = band_counts(100, 99, 0.95)
+    >>> bool(lower[49] < 50 < upper[49]), int(upper[-1])
+    (True, 100)
+    """
     eval_points = np.arange(n_thinned + 1)
     lower, upper = ecdf_confidence_band(n, eval_points, rank_cdf(n_thinned)(eval_points), prob=prob, method="optimized")
     return np.round(lower * n).astype(int), np.round(upper * n).astype(int)
@@ -298,7 +310,7 @@ def uniformity_test(ranks: pd.DataFrame, n_thinned: int = N_THINNED, family_leve
     rows = {}
     for quantity, values in table.items():
         n = len(values)
-        lower, upper = _band_counts(n, n_thinned, prob)
+        lower, upper = band_counts(n, n_thinned, prob)
         counts = np.searchsorted(np.sort(values.to_numpy()), eval_points, side="right")
         inside = bool(np.all((lower <= counts) & (counts <= upper)))
         # The most extreme point is the one with the smallest binomial tail probability, the scale on
