@@ -45,8 +45,8 @@ def thin(draws: np.ndarray, n_thinned: int = N_THINNED) -> np.ndarray:
 
     Ranks are uniform only among independent draws (Talts et al. 2018): with
     2 x 500 draws and 99 kept, consecutive kept draws are about 10 iterations
-    apart, and the study records each fit's bulk ESS to show when that is not
-    enough.
+    apart, which is not enough when the chains mix slowly; :func:`thin_by_ess`
+    chooses the number of draws from the effective sample size instead.
 
     Parameters
     ----------
