@@ -216,6 +216,8 @@ def test_verdict_calls_a_failure_over_all_fits_miscalibrated():
     text = calibration_verdict(study_table(ranks, np.zeros(140)), name="The program")
     assert text.startswith("The program is miscalibrated: `sigma`'s ranks leave the band (too many low ranks")
     assert text.endswith("0 of 140 fits (0%) had divergent transitions.")
+    top = np.r_[np.full(40, 99), np.arange(100)]  # 40 extra ranks at the top: 41 of 140 at 99, 1% expected
+    assert "(too many high ranks: 29.3% of ranks at 99, 1.0% expected)" in calibration_verdict(study_table(top, np.zeros(140)))
 
 
 def test_verdict_finds_a_failure_confined_to_the_divergent_fits():

@@ -374,12 +374,18 @@ MIN_SUBSET = 20
 
 
 def _departure(row: pd.Series, n_thinned: int) -> str:
-    """Where an ECDF departs most from uniform, in shares of ranks: "7.8% of ranks at 0, 1.0% expected"."""
+    """Where an ECDF departs most from uniform, in shares of ranks: "7.8% of ranks at 0, 1.0% expected".
+
+    Low ranks are counted from 0 up to the worst rank, high ranks from above it to the top.
+    """
     worst = int(row["worst_rank"])
     expected = (worst + 1) / (n_thinned + 1)
     observed = float(row["ecdf_minus_uniform"]) + expected
-    where = "at 0" if worst == 0 else f"at or below {worst}"
-    return f"{observed:.1%} of ranks {where}, {expected:.1%} expected"
+    if worst < n_thinned / 2:
+        where = "at 0" if worst == 0 else f"at or below {worst}"
+        return f"{observed:.1%} of ranks {where}, {expected:.1%} expected"
+    where = f"at {n_thinned}" if worst == n_thinned - 1 else f"above {worst}"
+    return f"{1 - observed:.1%} of ranks {where}, {1 - expected:.1%} expected"
 
 
 def _reasons(test: pd.DataFrame, n_thinned: int) -> str:
