@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from mixedrain import calibrate, calibrate_formula
-from mixedrain.calibration_record import load_average, record_folder, write_record
+from mixedrain.calibration_record import current_commit, load_average, record_folder, write_record
 from mixedrain.models import STAN_FOLDER, get_model
 
 #: How each study's record names what it calibrated.
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     partial = output / "ranks.partial.csv"
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_start = load_average()
+    commit = current_commit()
     clock = time.perf_counter()
     done: list[dict] = []
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/calibration/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     write_record(
         ranks, output, name=NAMES[args.model], command=command.strip(), started=started, load_start=load_start,
-        seconds=time.perf_counter() - clock, programs=programs, data=data,
+        seconds=time.perf_counter() - clock, programs=programs, data=data, commit=commit,
         notes=[f"Launched from the repository root with niceness {os.nice(0)} (one process, beside other work)"],
     )
     partial.unlink(missing_ok=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from mixedrain.models import STAN_FOLDER
 from mixedrain.ranks import N_THINNED, calibration_verdict, uniformity_test
 
-__all__ = ["RECORDED_RUNS", "git_blob_hash", "load_average", "read_record", "record_folder", "run_counts", "write_record"]
+__all__ = ["RECORDED_RUNS", "current_commit", "git_blob_hash", "load_average", "read_record", "record_folder", "run_counts", "write_record"]
 
 #: Where the repository keeps its recorded large runs, one folder per model (the package is installed
 #: editable from ``src/``).
@@ -51,10 +51,13 @@ def git_blob_hash(path: str | Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
-def _commit() -> str:
+def current_commit() -> str:
+    """The repository's commit (short hash), marked if tracked files differ from it; "unknown" outside git."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=STAN_FOLDER, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=STAN_FOLDER, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=STAN_FOLDER, capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
@@ -106,6 +109,7 @@ def write_record(
     programs: Sequence[str] = (),
     data: str = "",
     priors: Mapping | None = None,
+    commit: str | None = None,
     load_end: str | None = None,
     notes: Sequence[str] = (),
 ) -> None:
@@ -127,6 +131,8 @@ def write_record(
         What one replication's data set is, e.g. ``"51 states x 10 years"``.
     priors : mapping, optional
         The prior settings, the same for simulating and fitting.
+    commit : str, optional
+        The repository's commit when the run started (default: now, :func:`current_commit`).
     load_end : str, optional
         The load average at the end (default: now).
     notes : sequence of str
@@ -152,7 +158,7 @@ def write_record(
         "",
         f"- Started: {started}",
         f"- Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
-        f"- Repository commit: {_commit()}",
+        f"- Repository commit at the start: {commit or current_commit()}",
         f"- Stan programs: {program_lines}",
         f"- Load average (1, 5, 15 min) at start: {load_start}; at end: {load_end or load_average()}",
         f"- Runtime: {seconds / 60:.1f} min (wall clock, while other work shared the machine)",
