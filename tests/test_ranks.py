@@ -249,5 +249,11 @@ def test_verdict_of_a_clean_study_counts_divergences_it_cannot_test_apart():
     )
     many = np.arange(200) % 4 == 0  # 50 divergent fits, uniform among themselves too
     assert calibration_verdict(study_table(uniform, many)).endswith("also on the 50 fits (25%) with divergent transitions.")
+    # Where the study records ESS, the divergent fits ranked among fewer draws are counted
+    with_ess = study_table(uniform, many).assign(min_ess_bulk=np.where(many & (np.arange(200) < 100), 30.0, 500.0), min_ess_tail=400.0)
+    assert calibration_verdict(with_ess).endswith(
+        "also on the 50 fits (25%) with divergent transitions; 25 of those had a bulk or tail ESS below 99, so their "
+        "ranks were taken among fewer draws, a coarser test."
+    )
     with pytest.raises(ValueError, match="no fitted"):
         calibration_verdict(study_table(uniform, many).assign(error="boom"))

@@ -412,7 +412,9 @@ def calibration_verdict(
     fits had divergent transitions and on those fits some quantity's ranks
     leave the band: the fits without divergences can dilute a failure
     confined to some data sets until the whole study hides it. Otherwise *no
-    miscalibration shows*, with the divergent fits' share. Choosing fits by
+    miscalibration shows*, with the divergent fits' share and, where the
+    study records ESS (``min_ess_bulk``, ``min_ess_tail``), how many of them
+    were ranked among fewer than ``n_thinned`` draws. Choosing fits by
     what the sampler did can bend ranks by itself, so a ``control`` study, a
     second program fitted to the same data sets (the same study seed), is
     tested on the same replications and its result told beside.
@@ -480,4 +482,12 @@ def calibration_verdict(
         return text + ", and no fit had a divergent transition."
     if subset is None:
         return text + f"; {divergence}, too few to test on their own."
-    return text + f", also on the {n_div} fits ({n_div / n:.0%}) with divergent transitions."
+    text += f", also on the {n_div} fits ({n_div / n:.0%}) with divergent transitions"
+    if {"min_ess_bulk", "min_ess_tail"} <= set(divergent.columns):
+        coarse = int((divergent[["min_ess_bulk", "min_ess_tail"]].min(axis=1) < n_thinned).sum())
+        if coarse:
+            text += (
+                f"; {coarse} of those had a bulk or tail ESS below {n_thinned}, so their ranks were taken among "
+                "fewer draws, a coarser test"
+            )
+    return text + "."
