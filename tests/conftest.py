@@ -129,7 +129,10 @@ def _fake_sbc_study(n=50):
     """A hand-made calibration table shaped like run_calibration's: random ranks, clean fits."""
     rng = np.random.default_rng(5)
     table = pd.DataFrame({f"rank_{q}": rng.integers(0, N_THINNED + 1, n) for q in QUANTITIES})
-    table = table.assign(divergences=0, sampling_warnings=0, min_ess_bulk=500.0, max_rhat=1.0, sampling_seconds=1.0, error="")
+    table = table.assign(
+        replication=np.arange(n), divergences=0, sampling_warnings=0, min_ess_bulk=500.0, min_ess_tail=400.0, max_rhat=1.0,
+        sampling_seconds=1.0, fit_seconds=1.5, error="",
+    )
     table.attrs.update(seed=1, n_thinned=N_THINNED, chains=2, draws=500, warmup=500, priors={})
     return table
 

@@ -1,23 +1,34 @@
 """The record of a calibration run: its ranks and a README that says how and where it ran.
 
-:func:`mixedrain.calibrate.main` writes a record; the appendix on calibration
-reads the repository's recorded large run from :data:`RECORDED_RUN`.
+``benchmarks/calibration/run.py`` writes one record per model into
+``benchmarks/calibration/<model>/``; the appendix on calibration reads them
+from :data:`RECORDED_RUNS`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from mixedrain.ranks import N_THINNED, uniformity_test, uniformity_verdict
+from mixedrain.models import STAN_FOLDER
+from mixedrain.ranks import N_THINNED, calibration_verdict, uniformity_test
 
-__all__ = ["RECORDED_RUN", "load_average", "read_record", "write_record"]
+__all__ = ["RECORDED_RUNS", "current_commit", "git_blob_hash", "load_average", "read_record", "record_folder", "run_counts", "write_record"]
 
-#: Where the repository keeps its recorded large run (the package is installed editable from ``src/``).
-RECORDED_RUN = Path(__file__).resolve().parents[2] / "benchmarks" / "calibration"
+#: Where the repository keeps its recorded large runs, one folder per model (the package is installed
+#: editable from ``src/``).
+RECORDED_RUNS = Path(__file__).resolve().parents[2] / "benchmarks" / "calibration"
+
+
+def record_folder(name: str) -> Path:
+    """The folder of the recorded run called ``name`` (``"centered"``, ``"glmm_crossed"``, ...)."""
+    return RECORDED_RUNS / name
 
 
 def load_average() -> str:
@@ -28,30 +39,118 @@ def load_average() -> str:
         return "unavailable"
 
 
+def git_blob_hash(path: str | Path) -> str:
+    """The hash git gives a file's content (``git hash-object``), so a record names the exact program text it tested.
+
+    Examples
+    --------
+    >>> git_blob_hash(STAN_FOLDER / "glmm.stan") == git_blob_hash(STAN_FOLDER / "glmm.stan")
+    True
+    """
+    content = Path(path).read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def current_commit() -> str:
+    """The repository's commit (short hash), marked if tracked files differ from it; "unknown" outside git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=STAN_FOLDER, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=STAN_FOLDER, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def run_counts(ranks: pd.DataFrame, n_ranks: int = N_THINNED) -> dict[str, float]:
+    """The counts a record reports: replications, failed fits, divergent fits, fits with a low ESS.
+
+    A fit has a low ESS if the bulk or the tail ESS of some ranked quantity is
+    below ``n_ranks``: its ranks were taken among fewer than ``n_ranks`` draws.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"divergences": [0, 3], "sampling_warnings": [0, 1], "min_ess_bulk": [500.0, 80.0],
+    ...                       "min_ess_tail": [300.0, 200.0], "sampling_seconds": [1.0, 2.0], "error": ["", ""]})
+    >>> counts = run_counts(table)
+    >>> counts["divergent_fits"], counts["low_ess_fits"], counts["low_bulk_fits"], counts["low_tail_fits"]
+    (1, 1, 1, 0)
+    """
+    failed = ranks["error"].astype(str) != ""
+    fitted = ranks[~failed]
+    low_bulk = fitted["min_ess_bulk"] < n_ranks
+    low_tail = fitted["min_ess_tail"] < n_ranks
+    return {
+        "replications": len(ranks),
+        "failed": int(failed.sum()),
+        "fitted": len(fitted),
+        "divergent_fits": int((fitted["divergences"] > 0).sum()),
+        "divergent_share": float((fitted["divergences"] > 0).mean()),
+        "divergences": int(fitted["divergences"].sum()),
+        "warned_fits": int((fitted["sampling_warnings"] > 0).sum()),
+        "low_ess_fits": int((low_bulk | low_tail).sum()),
+        "low_ess_share": float((low_bulk | low_tail).mean()),
+        "low_bulk_fits": int(low_bulk.sum()),
+        "low_tail_fits": int(low_tail.sum()),
+        "median_sampling_seconds": float(fitted["sampling_seconds"].median()),
+    }
+
+
 def write_record(
     ranks: pd.DataFrame,
     output: Path,
     *,
+    name: str,
     command: str,
     started: str,
     load_start: str,
     seconds: float,
+    programs: Sequence[str] = (),
+    data: str = "",
+    priors: Mapping | None = None,
+    commit: str | None = None,
     load_end: str | None = None,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Write ``ranks.csv`` and ``README.md`` (command, date, machine, load, runtime, verdict) to ``output``.
+    """Write ``ranks.csv`` and ``README.md`` (command, date, machine, load, times, counts, verdict) to ``output``.
 
-    ``load_end`` defaults to the load average now, at the end of the run.
+    Parameters
+    ----------
+    ranks : pandas.DataFrame
+        The study's table (``run_calibration``'s); its ``attrs`` give the sampler settings.
+    output : Path
+        The record's folder.
+    name : str
+        What was calibrated, as a sentence names it: ``"the integrated form"``.
+    command, started, load_start, seconds :
+        How the run was launched, when, the load average then, and its wall-clock seconds.
+    programs : sequence of str
+        The ``.stan`` files (in :data:`mixedrain.models.STAN_FOLDER`) the fits compiled, recorded with their git hashes.
+    data : str
+        What one replication's data set is, e.g. ``"51 states x 10 years"``.
+    priors : mapping, optional
+        The prior settings, the same for simulating and fitting.
+    commit : str, optional
+        The repository's commit when the run started (default: now, :func:`current_commit`).
+    load_end : str, optional
+        The load average at the end (default: now).
+    notes : sequence of str
+        More ``- Key: value`` lines.
     """
     output.mkdir(parents=True, exist_ok=True)
     ranks.to_csv(output / "ranks.csv", index=False)
-    test = uniformity_test(ranks, ranks.attrs.get("n_thinned", N_THINNED))
-    failed = ranks["error"].astype(bool)
-    fitted = ranks[~failed]
+    n_ranks = ranks.attrs.get("n_thinned", N_THINNED)
+    counts = run_counts(ranks, n_ranks)
+    fitted = ranks[ranks["error"].astype(str) == ""]
+    test = uniformity_test(fitted, n_ranks)
+    waiting = (fitted["fit_seconds"] - fitted["sampling_seconds"]).sum()
+    program_lines = ", ".join(f"`{name}` (git blob {git_blob_hash(STAN_FOLDER / name)[:12]})" for name in programs)
     lines = [
-        "# Simulation-based calibration of the centered program: recorded large run",
+        f"# Simulation-based calibration of {name}: recorded large run",
         "",
-        "Written by `python -m mixedrain.calibrate`; the appendix chapter `chapters/appendix_calibration.md`",
-        "reads `ranks.csv` from here.",
+        "Written by `benchmarks/calibration/run.py`; the appendix `chapters/appendix_calibration.md` reads",
+        "`ranks.csv` and this file from here.",
         "",
         "```",
         command,
@@ -59,22 +158,33 @@ def write_record(
         "",
         f"- Started: {started}",
         f"- Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
+        f"- Repository commit at the start: {commit or current_commit()}",
+        f"- Stan programs: {program_lines}",
         f"- Load average (1, 5, 15 min) at start: {load_start}; at end: {load_end or load_average()}",
         f"- Runtime: {seconds / 60:.1f} min (wall clock, while other work shared the machine)",
-        f"- Replications: {len(ranks)} ({int(failed.sum())} fits failed and have no ranks)",
+        f"- Of which sampling: {fitted['sampling_seconds'].sum() / 60:.1f} min; loading the compiled program and "
+        f"waiting for the machine's one-fit-at-a-time Stan lock (other sessions' fits of the same program): "
+        f"{waiting / 60:.1f} min",
+        f"- Replications: {counts['replications']} ({counts['failed']} fits failed and have no ranks)",
+        f"- Data per replication: {data}",
         f"- Sampler per fit: {ranks.attrs.get('chains')} chains x {ranks.attrs.get('draws')} draws after "
-        f"{ranks.attrs.get('warmup')} warm-up; ranks among {ranks.attrs.get('n_thinned')} thinned draws; study seed "
-        f"{ranks.attrs.get('seed')}",
-        f"- Prior settings, the same for simulating and fitting: {ranks.attrs.get('priors')}",
-        f"- Fits with any divergent transition: {int((fitted['divergences'] > 0).sum())} "
-        f"(total divergent transitions {int(fitted['divergences'].sum())}); fits with a SamplingWarning: "
-        f"{int((fitted['sampling_warnings'] > 0).sum())}; fits with a hyperparameter's bulk ESS below "
-        f"{ranks.attrs.get('n_thinned')}: {int((fitted['min_ess_bulk'] < ranks.attrs.get('n_thinned', N_THINNED)).sum())}",
-        f"- Sampling time per fit: median {fitted['sampling_seconds'].median():.1f} s",
+        f"{ranks.attrs.get('warmup')} warm-up; study seed {ranks.attrs.get('seed')}",
+        f"- Ranks: 0 to {n_ranks}; each quantity's draws thinned by its ESS, to min({n_ranks}, floor(min(bulk ESS, "
+        f"tail ESS))) evenly spaced draws, and a rank among fewer than {n_ranks} draws spread onto 0..{n_ranks} "
+        "with a uniform tie-break (mixedrain.ranks.ranks_thinned_by_ess)",
+        "- Counting: every fitted replication is ranked and tested; none is dropped for divergences, R-hat or low ESS",
+        f"- Fits with any divergent transition: {counts['divergent_fits']} "
+        f"(total divergent transitions {counts['divergences']}); fits with a SamplingWarning "
+        f"(divergences, or an R-hat above 1.01): {counts['warned_fits']}",
+        f"- Fits with a bulk or tail ESS below {n_ranks} for some ranked quantity: {counts['low_ess_fits']} "
+        f"(bulk: {counts['low_bulk_fits']}, tail: {counts['low_tail_fits']})",
+        f"- Sampling time per fit: median {counts['median_sampling_seconds']:.1f} s",
+        f"- Prior settings, the same for simulating and fitting: {dict(priors or ranks.attrs.get('priors', {}))}",
+        *(f"- {note}" for note in notes),
         "",
         "## Verdict",
         "",
-        uniformity_verdict(test),
+        calibration_verdict(ranks, n_ranks, name=name[:1].upper() + name[1:]),
         "",
         "## Uniformity test (each ECDF against ArviZ's simultaneous band; all bands together at 95%)",
         "",
@@ -86,10 +196,11 @@ def write_record(
     (output / "README.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def read_record(folder: str | Path = RECORDED_RUN) -> tuple[pd.DataFrame, dict[str, str]]:
+def read_record(folder: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
     """Read a run recorded by :func:`write_record`: its table of ranks and the facts in its README.
 
-    The default is the repository's recorded large run, :data:`RECORDED_RUN`.
+    ``folder`` is a record's folder, or the name of one of the repository's
+    recorded runs (:func:`record_folder`).
 
     Returns
     -------
@@ -98,9 +209,9 @@ def read_record(folder: str | Path = RECORDED_RUN) -> tuple[pd.DataFrame, dict[s
         text) and ``{"Command": ..., "Started": ..., "Runtime": ..., ...}``
         from the README's command block and its ``- Key: value`` lines.
     """
-    folder = Path(folder)
+    folder = record_folder(folder) if isinstance(folder, str) and "/" not in folder else Path(folder)
     if not (folder / "ranks.csv").is_file():
-        raise FileNotFoundError(f"no recorded run in {folder}: run `python -m mixedrain.calibrate --output {folder}`")
+        raise FileNotFoundError(f"no recorded run in {folder}: run `benchmarks/calibration/run.py --model NAME`")
     ranks = pd.read_csv(folder / "ranks.csv", keep_default_na=False)  # an empty error is no error, not NaN
     for column in ranks.columns.drop("error"):
         ranks[column] = pd.to_numeric(ranks[column], errors="coerce")  # a failed fit has no ranks
