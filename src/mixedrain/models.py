@@ -155,7 +155,7 @@ _GAUSSIAN_PRIORS = (_MU_ALPHA, _MU_BETA, _SIGMA_ALPHA, _SIGMA_BETA, _SIGMA_Y)
 
 _SWITCHES_OFF = {"uniform_sds": 0, "noncentered": 0, "by_row": 0, "integrated": 0}
 
-#: The seed's Part 2 priors, as its post wrote them (not scaled to any data).
+#: The blog post's Part 2 priors, as it wrote them (not scaled to any data).
 _SEED_PART2_PRIORS = MappingProxyType(
     {"prior_mu_alpha_mean": 0.0, "prior_mu_alpha_sd": 100.0, "prior_mu_beta_mean": 0.0, "prior_mu_beta_sd": 100.0,
      "prior_sigma_alpha_sd": 100.0, "prior_sigma_beta_sd": 100.0, "prior_sigma_y_sd": 100.0}
@@ -224,7 +224,7 @@ MODELS: dict[str, Model] = {
         ),
         _uncorrelated(
             name="seed_part2",
-            description="the centered model with the seed's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
+            description="the centered model with the blog post's Part 2 priors: N(0, 100) on the means, U(0, 100) on the sds",
             switches={"uniform_sds": 1},
             priors=(_MU_ALPHA, _MU_BETA, *_UNIFORM_SDS),
             fixed_priors=_SEED_PART2_PRIORS,
@@ -365,7 +365,7 @@ def default_priors(model: str | Model, prepared: PreparedData) -> dict[str, floa
     ``0.2 / s_x`` on ``sigma_beta``, and ``phi ~ Gamma(2, 0.1)`` for the shape
     (mean 20, central 90% from about 3.5 to 47: years that scatter by 50% to
     15% of their mean). A model with :attr:`Model.fixed_priors` keeps them
-    whatever the data: ``seed_part2`` has the seed's Part 2 priors,
+    whatever the data: ``seed_part2`` has the blog post's Part 2 priors,
     ``N(0, 100)`` on the means and ``U(0, 100)`` on the standard deviations.
     Each value is rounded to three significant figures, so what a table
     shows is what Stan receives.

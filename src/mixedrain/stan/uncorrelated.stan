@@ -11,7 +11,7 @@ functions {
 }
 data {
   #include gaussian_data.stan
-  int<lower=0, upper=1> uniform_sds; // 1: each sd ~ uniform(0, its prior_..._sd), as in the seed's Part 2
+  int<lower=0, upper=1> uniform_sds; // 1: each sd ~ uniform(0, its prior_..._sd), as in the blog post's Part 2
   int<lower=0, upper=1> noncentered; // 1: the sampler moves (alpha - mu_alpha) / sigma_alpha, not alpha
   int<lower=0, upper=1> by_row;      // 1: likelihood row by row; 0: the same from per-group sums
   int<lower=0, upper=1> integrated;  // 1: alpha and beta integrated out of the likelihood (drawn afterwards, in NumPy)
