@@ -105,6 +105,32 @@ def test_crossed_factors_are_recovered():
     assert idata.posterior["effect_sample"].sizes["sample"] == 12
 
 
+def test_raw_draws_keep_each_chain_apart():
+    # PyStan stores the draws interleaved (draw 0 of every chain, then draw 1, ...). A real PyStan Fit is
+    # built here from Stan's output lines, each value naming its chain and draw, so reading them as
+    # chain after chain (which mixes the chains and hides their disagreement from R-hat) would show.
+    import json
+
+    from stan.fit import Fit
+
+    from mixedrain.glmm_fit import _raw_draws
+
+    chains, draws = 3, 4
+    outputs = tuple(
+        "\n".join(
+            json.dumps({"topic": "sample", "values": {"lp__": 0.0, "x.1": 100.0 * c + d, "x.2": -100.0 * c - d, "s": c + d / 10}})
+            for d in range(draws)
+        ).encode()
+        for c in range(chains)
+    )
+    fit = Fit(outputs, chains, ("x", "s"), ("x.1", "x.2", "s"), ([2], []), 0, draws, 1, False)
+    raw = _raw_draws(fit, chains, draws)
+    c, d = np.meshgrid(np.arange(chains), np.arange(draws), indexing="ij")
+    np.testing.assert_array_equal(raw["x"][..., 0], 100 * c + d)
+    np.testing.assert_array_equal(raw["x"][..., 1], -100 * c - d)
+    np.testing.assert_array_equal(raw["s"], c + d / 10)
+
+
 def test_integrated_and_noncentered_forms_agree(gaussian):
     # The same model, its effects integrated out and drawn afterwards, or sampled (non-centered): the
     # posteriors are the same, so means agree within Monte Carlo error (4 combined MCSE) and sds within

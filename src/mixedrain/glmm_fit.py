@@ -186,8 +186,11 @@ def _raw_draws(fit, chains: int, draws: int) -> dict[str, np.ndarray]:
     """Each parameter's draws, shape (chain, draw, ...), empty ones included (ArviZ's converter drops those)."""
     out = {}
     for name, dims in zip(fit.param_names, fit.dims):
-        # PyStan puts the draws last, chain after chain.
-        out[name] = np.moveaxis(np.asarray(fit[name], dtype=float), -1, 0).reshape(chains, draws, *dims)
+        # PyStan puts the draws last, draw by draw with the chains interleaved (draw 0 of every chain,
+        # then draw 1, ...), not chain after chain: reading them the other way would mix the chains,
+        # and R-hat would no longer see chains that disagree.
+        values = np.asarray(fit[name], dtype=float).reshape(*dims, draws, chains)
+        out[name] = np.moveaxis(values, (-1, -2), (0, 1))
     return out
 
 
