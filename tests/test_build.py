@@ -7,12 +7,13 @@ writing an extension module where httpstan would.
 from __future__ import annotations
 
 import sys
+import time
 from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
 
 from mixedrain import build
-from mixedrain.models import PROGRAMS
+from mixedrain.models import PROGRAMS, load_program
 
 
 def fake_compile(cache, model_id: str) -> None:
@@ -74,3 +75,26 @@ def test_then_on_a_warm_cache_counts_none_and_passes_on_the_command_status(monke
     fake_compile(empty_cache, "already1")
     assert run_then(monkeypatch, empty_cache, compiled_by_build=0, command="raise SystemExit(3)") == 3
     assert capsys.readouterr().out == "Stan programs compiled during this build: 0\n"
+
+
+def test_then_runs_the_command_while_the_programs_compile(monkeypatch, empty_cache, tmp_path):
+    # The compiles wait for a file the command writes: run one after the other, they would time out.
+    started = tmp_path / "command-started"
+
+    def compile_all(jobs: int = 2):
+        for _ in range(200):
+            if started.exists():
+                return []
+            time.sleep(0.05)
+        raise AssertionError("the command did not run while the programs compiled")
+
+    monkeypatch.setattr(build, "compile_all", compile_all)
+    command = f"import pathlib; pathlib.Path({str(started)!r}).touch()"
+    assert build.main(["--then", sys.executable, "-c", command]) == 0
+
+
+def test_the_default_program_compiles_first_then_the_longest():
+    order = build.compile_order(list(PROGRAMS))
+    assert order[0] == "uncorrelated"
+    lengths = [len(load_program(program)) for program in order[1:]]
+    assert lengths == sorted(lengths, reverse=True)

@@ -68,6 +68,7 @@ __all__ = [
     "simulate_replication",
     "simulation_parameters",
     "study_priors",
+    "study_settings",
 ]
 
 #: The model the study tests unless told otherwise: the book's first program, in its centered form.
@@ -93,6 +94,31 @@ QUANTITIES: tuple[str, ...] = quantities(MODEL)
 
 #: Sampler settings of every SBC fit (see the appendix for why these).
 SAMPLER = {"chains": 2, "draws": 500, "warmup": 500}
+
+
+def study_settings(n_replications: int, sampler: Mapping[str, int], n_thinned: int) -> dict[str, int]:
+    """The sampler settings of a study (:data:`SAMPLER`, overridden by ``sampler``), once its sizes are checked.
+
+    Shared by this module's studies and :mod:`mixedrain.calibrate_formula`'s.
+
+    Examples
+    --------
+    >>> study_settings(10, {"draws": 200}, n_thinned=99)
+    {'chains': 2, 'draws': 200, 'warmup': 500}
+    >>> study_settings(10, {"draws": 40}, n_thinned=99)
+    Traceback (most recent call last):
+    ...
+    ValueError: cannot keep 99 draws out of 80
+    """
+    if not isinstance(n_replications, (int, np.integer)) or isinstance(n_replications, bool) or n_replications < 1:
+        raise ValueError(f"n_replications must be a positive whole number, got {n_replications!r}")
+    unknown = set(sampler) - set(SAMPLER)
+    if unknown:
+        raise ValueError(f"unknown sampler setting(s) {sorted(unknown)}; known: {sorted(SAMPLER)}")
+    settings = {**SAMPLER, **sampler}
+    if n_thinned > settings["chains"] * settings["draws"]:
+        raise ValueError(f"cannot keep {n_thinned} draws out of {settings['chains'] * settings['draws']}")
+    return settings
 
 
 def study_priors(model: str | Model = MODEL) -> dict[str, float]:
@@ -416,15 +442,8 @@ def run_calibration(
     >>> ranks.filter(like="rank_").shape  # doctest: +SKIP
     (2, 6)
     """
-    if not isinstance(n_replications, (int, np.integer)) or isinstance(n_replications, bool) or n_replications < 1:
-        raise ValueError(f"n_replications must be a positive whole number, got {n_replications!r}")
+    settings = study_settings(n_replications, sampler, n_thinned)
     spec = get_model(model)
-    unknown = set(sampler) - set(SAMPLER)
-    if unknown:
-        raise ValueError(f"unknown sampler setting(s) {sorted(unknown)}; known: {sorted(SAMPLER)}")
-    settings = {**SAMPLER, **sampler}
-    if n_thinned > settings["chains"] * settings["draws"]:
-        raise ValueError(f"cannot keep {n_thinned} draws out of {settings['chains'] * settings['draws']}")
     _states(n_states)  # a bad number fails here, not in every replication
     priors = study_priors(spec) if priors is None else resolve_priors(spec, _reference(spec), dict(priors))
     rows = []

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mixedrain.calibrate import SAMPLER, counting_sampling_warnings
+from mixedrain.calibrate import SAMPLER, counting_sampling_warnings, study_settings
 from mixedrain.data import load_cbpp, load_penicillin
 from mixedrain.families import get_family
 from mixedrain.glmm import lkj_cpc_shapes, resolve_glmm_priors, term_slices
@@ -267,14 +267,7 @@ def run_formula_calibration(
     """
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; choose one of {sorted(STUDIES)}")
-    if not isinstance(n_replications, (int, np.integer)) or isinstance(n_replications, bool) or n_replications < 1:
-        raise ValueError(f"n_replications must be a positive whole number, got {n_replications!r}")
-    unknown = set(sampler) - set(SAMPLER)
-    if unknown:
-        raise ValueError(f"unknown sampler setting(s) {sorted(unknown)}; known: {sorted(SAMPLER)}")
-    settings = {**SAMPLER, **sampler}
-    if n_thinned > settings["chains"] * settings["draws"]:
-        raise ValueError(f"cannot keep {n_thinned} draws out of {settings['chains'] * settings['draws']}")
+    settings = study_settings(n_replications, sampler, n_thinned)
     design = STUDIES[study].design()
     priors = resolve_glmm_priors(design)
     rows = []

@@ -27,6 +27,7 @@ __all__ = [
     "COMPILE_ARGS",
     "TYPICAL_SECONDS",
     "compile_code",
+    "ensure_compiled",
     "forget_stored_fits",
     "is_compiled_text",
     "machine_lock",
@@ -111,6 +112,22 @@ def compile_code(code: str, compile_args: list[str] | None = COMPILE_ARGS) -> fl
             )
     httpstan.cache.dump_services_extension_module_compiler_output(compiler_output, name)
     return time.perf_counter() - start
+
+
+def ensure_compiled(code: str) -> float:
+    """Compile ``code`` with the book's flags unless httpstan holds it; return the seconds spent (0 if cached).
+
+    Under the program's lock (:func:`machine_lock`), like a fit: a process that
+    finds another one compiling the program waits for that compile and then
+    finds it done, instead of compiling it a second time beside it.
+
+    Examples
+    --------
+    >>> ensure_compiled(program_text)  # doctest: +SKIP
+    0.0
+    """
+    with machine_lock(code):
+        return 0.0 if is_compiled_text(code) else compile_code(code)
 
 
 #: Seconds stanc (Stan to C++) may take. httpstan allows it 1 s, which a busy machine can exceed (seen
