@@ -9,6 +9,15 @@ chapter's fit could use the other. Three at a time finished the chapters in
 Timings). Two fits of one Stan program never overlap; fits of different
 programs may (``mixedrain.engine.machine_lock``).
 
+Each chapter's line says when it started and ended, and the last line the CPU
+seconds of all chapters beside their wall seconds. On 2 cores the chapters are
+CPU-bound: about 370 s of CPU, most of it in Stan's samplers (four chains
+fill both cores), so no order of the chapters and no number of processes
+brings them much under 190 s (benchmarks/RESULTS.md, *Build timings
+history*). A chapter that takes 58 s alone takes two to three times that here
+because it shares the cores; while it waits for another chapter's fit of the
+same program, that fit uses them.
+
 The cache is myst-nb's own, filled with myst-nb's own reader, so the book
 build matches each chapter by its code cells and kernel and uses the outputs.
 A chapter that fails here is left unexecuted in the cache: the book build then
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import time
 from multiprocessing import Pool
 from pathlib import Path
@@ -68,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for code, uri, began, ended in pool.imap_unordered(execute, work, chunksize=1):
             results.append((code, uri))
-            print(f"  {Path(uri).name}: {ended - began:.0f} s, done at {ended - start:.0f} s", flush=True)
+            print(f"  {Path(uri).name}: {ended - began:.0f} s, from {began - start:.0f} s to {ended - start:.0f} s", flush=True)
     failed = [Path(uri).name for code, uri in results if code != 0]
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, their kernels and Stan's processes
     print(
         f"Executed {len(stale) - len(failed)} chapter(s) in {time.perf_counter() - start:.0f} s"
+        f" ({used.ru_utime + used.ru_stime:.0f} s of CPU)"
         + (f"; failed, to be rerun by the book build: {', '.join(failed)}" if failed else ""),
         flush=True,
     )
