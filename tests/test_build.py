@@ -6,6 +6,7 @@ writing an extension module where httpstan would.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -98,3 +99,14 @@ def test_the_default_program_compiles_first_then_the_longest():
     assert order[0] == "uncorrelated"
     lengths = [len(load_program(program)) for program in order[1:]]
     assert lengths == sorted(lengths, reverse=True)
+
+
+@pytest.mark.parametrize("all_compiled", [False, True])
+def test_the_command_yields_to_the_compiles_only_while_there_are_any(monkeypatch, empty_cache, tmp_path, all_compiled):
+    monkeypatch.setattr(build, "is_compiled", lambda program: all_compiled)
+    monkeypatch.setattr(build, "compile_all", lambda jobs=2: [])
+    niceness = tmp_path / "niceness"
+    command = f"import os, pathlib; pathlib.Path({str(niceness)!r}).write_text(str(os.nice(0)))"
+    assert build.main(["--then", sys.executable, "-c", command]) == 0
+    expected = os.nice(0) + (0 if all_compiled else build.COMMAND_NICENESS)
+    assert int(niceness.read_text()) == min(expected, 19)
