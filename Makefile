@@ -32,11 +32,10 @@ $(PACKAGE_STAMP): $(PACKAGE_FILES) requirements.txt
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 
-# Compile the Stan programs in the background, two at a time (silent when all are cached), while the
-# chapters execute three at a time into myst-nb's execution cache (chapters/_ext/execute_chapters.py); a
-# chapter whose program is still compiling waits for it. Then Jupyter Book renders them; the last line
-# says how many programs this build compiled (0 when all were cached). Each compile needs 2-3 GB of
-# memory; `make book STAN_JOBS=1` on a small machine.
+# Compile every Stan program first, two at a time, longest first (silent when all are cached), then
+# execute the chapters three at a time into myst-nb's execution cache (chapters/_ext/execute_chapters.py),
+# then let Jupyter Book render them; the last line says how many programs this build compiled (0 when all
+# were cached). Each compile needs 2-3 GB of memory; `make book STAN_JOBS=1` on a small machine.
 STAN_JOBS ?= 2
 CHAPTER_JOBS ?= 3
 book: $(INSTALLED) $(PACKAGE_STAMP)

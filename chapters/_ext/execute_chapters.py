@@ -1,8 +1,7 @@
 """Execute the book's chapters into its execution cache, several at a time.
 
-``make book`` runs this while the Stan programs compile in the background
-(``mixedrain.build``; a fit of a program still compiling waits for it), and
-then ``jupyter-book build``, which finds every chapter executed and only
+``make book`` runs this between compiling the Stan programs and
+``jupyter-book build``, which then finds every chapter executed and only
 renders. Jupyter Book 1 executes one notebook after another; a chapter spends
 much of its time in imports, tables and figures on one core, while another
 chapter's fit could use the other. Three at a time finished the chapters in
@@ -15,7 +14,7 @@ seconds of all chapters beside their wall seconds. On 2 cores the chapters are
 CPU-bound: about 370 s of CPU, most of it in Stan's samplers (four chains
 fill both cores), so no order of the chapters and no number of processes
 brings them much under 190 s (benchmarks/RESULTS.md, *Build timings
-history*); on a first build the compiles share the cores too. A chapter that takes 58 s alone takes two to three times that here
+history*). A chapter that takes 58 s alone takes two to three times that here
 because it shares the cores; while it waits for another chapter's fit of the
 same program, that fit uses them.
 
