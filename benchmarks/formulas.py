@@ -3,8 +3,8 @@
 What it measures
 ----------------
 1. The machine: cores, load average, Python and library versions, date.
-2. Every Part III model through :func:`mixedrain.glmm_fit.fit_formula`, 4 chains x
-   (1000 warm-up + 1000 draws), as the chapters fit them: sampling seconds,
+2. Every Part III model through :func:`mixedrain.glmm_fit.fit_formula`, with the
+   chains and draws its chapter uses (:data:`MODELS`): sampling seconds, leapfrog steps per draw,
    divergences, and the smallest bulk ESS and bulk ESS per second over the
    population-level parameters (fixed effects, group SDs, correlations, the
    residual SD). The target: radon ``(1 | county)`` at 2,000 or more bulk ESS per
@@ -17,6 +17,9 @@ What it measures
    ``Rscript``, where R is installed) and statsmodels' MixedLM (variance
    components, given ``--statsmodels-seconds`` at most). With ``--instEval-seconds``
    the Stan fit's chains are shortened so that it ends in time; the report says what ran.
+   Beside it, the cost of one gradient of the log density (the median of
+   ``--gradients`` evaluations through PyStan's ``grad_log_prob``), so that the time
+   of a full fit can be projected from the leapfrog steps per draw.
 
 How to run
 ----------
@@ -50,13 +53,15 @@ from mixedrain.data import load_cbpp, load_grouseticks, load_penicillin, load_ra
 from mixedrain.glmm_fit import fit_formula
 
 #: Each Part III model as its chapter fits it: (label, formula, data loader, family, fit options).
+SHORT = {"chains": 4, "draws": 1000, "warmup": 500}  # chapters 9 and 10
+TICKS = {"chains": 4, "draws": 500, "warmup": 500}  # chapter 9's grouseticks: each iteration is costly
 MODELS = (
     ("radon (1 | county)", "log.radon ~ basement + uranium + (1 | county)", load_radon, "gaussian", {}),
     ("radon (basement | county)", "log.radon ~ basement + uranium + (basement | county)", load_radon, "gaussian", {}),
-    ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", load_cbpp, "binomial", {}),
-    ("grouseticks", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", load_grouseticks, "poisson", {}),
-    ("grouseticks, no (1 | INDEX)", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)", load_grouseticks, "poisson", {}),
-    ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", load_penicillin, "gaussian", {"centered": True}),
+    ("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", load_cbpp, "binomial", SHORT),
+    ("grouseticks", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", load_grouseticks, "poisson", TICKS),
+    ("grouseticks, no (1 | INDEX)", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | LOCATION)", load_grouseticks, "poisson", TICKS),
+    ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", load_penicillin, "gaussian", {"centered": True, **SHORT}),
 )
 
 INSTEVAL = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
@@ -84,6 +89,7 @@ def measure(label: str, formula: str, data: pd.DataFrame, family: str, **options
         "sampling_s": round(seconds, 2),
         "total_s": round(total, 2),
         "divergences": int(idata.sample_stats["diverging"].sum()),
+        "leapfrogs_per_draw": round(float(idata.sample_stats["n_steps"].mean()), 1),
         "max_rhat": round(float(az.rhat(posterior).to_array().max()), 3),
         "weakest": weakest,
         "min_bulk_ess": round(smallest[weakest]),
@@ -94,6 +100,28 @@ def measure(label: str, formula: str, data: pd.DataFrame, family: str, **options
         if name.startswith("sd_"):
             row[f"ess_per_s {name}"] = round(float(ess[name].min()) / seconds)
     return row
+
+
+def gradient_seconds(formula: str, data: pd.DataFrame, family: str, evaluations: int) -> float:
+    """Median seconds of one gradient of glmm.stan's log density for this formula, at a random point."""
+    import stan
+
+    from mixedrain.engine import machine_lock
+    from mixedrain.formula import parse_formula
+    from mixedrain.glmm import glmm_data, load_glmm_program
+
+    program = load_glmm_program()
+    with machine_lock(program):
+        model = stan.build(program, data=glmm_data(parse_formula(formula, data, family)), random_seed=1)
+        # glmm.stan has no transformed parameters or generated quantities, and each parameter is one
+        # unconstrained coordinate: as many coordinates as constrained names.
+        point = np.random.default_rng(1).uniform(-0.5, 0.5, len(model.constrained_param_names)).tolist()
+        times = []
+        for _ in range(evaluations):
+            start = time.perf_counter()
+            model.grad_log_prob(point)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times))
 
 
 def lme4_seconds(data: pd.DataFrame, call: str, factors: tuple[str, ...]) -> float | None:
@@ -147,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--insteval-draws", type=int, default=1000, help="warm-up and kept draws per chain for InstEval")
     parser.add_argument("--insteval-chains", type=int, default=4)
     parser.add_argument("--statsmodels-seconds", type=float, default=1800)
+    parser.add_argument("--gradients", type=int, default=10, help="gradient evaluations timed for InstEval")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
@@ -172,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         row["wall_s"] = round(time.perf_counter() - start, 1)
         row["peak_memory_gb"] = round(peak_memory_gb(), 2)
         row["chains x draws"] = f"{args.insteval_chains} x ({args.insteval_draws} + {args.insteval_draws})"
+        gradient = gradient_seconds(INSTEVAL, insteval, "gaussian", args.gradients)
+        row["gradient_ms"] = round(1000 * gradient, 1)
+        # Every iteration, warm-up or kept, takes about as many leapfrog steps as a kept draw (warm-up's
+        # early ones take more), each one gradient; the chains share the cores.
+        full = 4 * 2 * 1000 * row["leapfrogs_per_draw"] * gradient / min(4, os.cpu_count() or 1)
+        row["projected_hours_4x(1000+1000)"] = round(full / 3600, 1)
         print(pd.Series(row).to_markdown() if args.markdown else pd.Series(row).to_string())
         lme4 = lme4_seconds(insteval, "lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), data)", ("s", "d", "dept", "service"))
         print(f"\nlme4 lmer: {'R not installed' if lme4 is None else f'{lme4:.1f} s'}")
