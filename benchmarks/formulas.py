@@ -13,13 +13,12 @@ What it measures
    lecturers ``d`` by 2,972 students ``s``, in 14 departments),
    ``y ~ service + (1 | s) + (1 | d) + (1 | dept)`` through the formula path
    (Gaussian with three grouping terms: the effects are sampled, non-centered),
-   with its seconds, peak memory and ESS, beside lme4's ``lmer`` (through
+   with its seconds and peak memory, beside lme4's ``lmer`` (through
    ``Rscript``, where R is installed) and statsmodels' MixedLM (variance
-   components, given ``--statsmodels-seconds`` at most). With ``--instEval-seconds``
+   components, given ``--statsmodels-seconds`` at most). With ``--insteval-chains`` and ``--insteval-draws``
    the Stan fit's chains are shortened so that it ends in time; the report says what ran.
-   Beside it, the cost of one gradient of the log density (the median of
-   ``--gradients`` evaluations through PyStan's ``grad_log_prob``), so that the time
-   of a full fit can be projected from the leapfrog steps per draw.
+   The run keeps its warm-up, so that the cost of one leapfrog step and the steps per
+   iteration once adapted are measured, and projects a full 4 x (1000 + 1000) fit from them.
 
 How to run
 ----------
@@ -102,26 +101,43 @@ def measure(label: str, formula: str, data: pd.DataFrame, family: str, **options
     return row
 
 
-def gradient_seconds(formula: str, data: pd.DataFrame, family: str, evaluations: int) -> float:
-    """Median seconds of one gradient of glmm.stan's log density for this formula, at a random point."""
-    import stan
+def scale_run(formula: str, data: pd.DataFrame, family: str, *, chains: int, iterations: int) -> dict:
+    """A short run of glmm.stan on ``formula`` with its warm-up kept: what one leapfrog step costs here.
 
-    from mixedrain.engine import machine_lock
+    Through :func:`mixedrain.engine.sample_program` rather than ``fit_formula``, so that the warm-up's
+    own leapfrog steps are counted (``save_warmup``): seconds of sampling over every step taken gives
+    the cost of one step (a gradient over all rows, and shipping the draw's diagnostics to Python),
+    and the steps per iteration at the end of the run what the sampler needs once adapted.
+    """
+    from mixedrain.engine import sample_program
     from mixedrain.formula import parse_formula
     from mixedrain.glmm import glmm_data, load_glmm_program
 
-    program = load_glmm_program()
-    with machine_lock(program):
-        model = stan.build(program, data=glmm_data(parse_formula(formula, data, family)), random_seed=1)
-        # glmm.stan has no transformed parameters or generated quantities, and each parameter is one
-        # unconstrained coordinate: as many coordinates as constrained names.
-        point = np.random.default_rng(1).uniform(-0.5, 0.5, len(model.constrained_param_names)).tolist()
-        times = []
-        for _ in range(evaluations):
-            start = time.perf_counter()
-            model.grad_log_prob(point)
-            times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    design = parse_formula(formula, data, family)
+    stan_data = glmm_data(design)
+    fit, _, timings = sample_program(
+        load_glmm_program(), stan_data, chains=chains, draws=iterations, warmup=iterations, seed=1,
+        label="glmm.stan", save_warmup=True,
+    )
+    frame = fit.to_frame()
+    steps = frame["n_leapfrog__"].to_numpy().reshape(-1, chains)  # draws interleaved chain by chain
+    per_step = timings["sampling_seconds"] * min(chains, os.cpu_count() or 1) / steps.sum()
+    last = steps[-max(1, iterations // 5):]  # the last fifth of the run (its kept part)
+    return {
+        "sampled parameters": len(fit.constrained_param_names),
+        "iterations per chain": 2 * iterations,
+        "sampling_s": round(timings["sampling_seconds"], 1),
+        "leapfrog steps, all": int(steps.sum()),
+        "ms per leapfrog step": round(1000 * per_step, 2),
+        "steps per iteration, warm-up": round(float(steps[:iterations].mean()), 1),
+        "steps per iteration, last fifth": round(float(last.mean()), 1),
+        "divergences": int(frame["divergent__"].sum()),
+        "step size at the end": round(float(frame["stepsize__"].to_numpy()[-1]), 4),
+        # a full fit takes about as many steps per iteration as the adapted end of this run, or more
+        "projected_hours_4x(1000+1000)": round(
+            4 * 2000 * float(last.mean()) * per_step / min(4, os.cpu_count() or 1) / 3600, 1
+        ),
+    }
 
 
 def lme4_seconds(data: pd.DataFrame, call: str, factors: tuple[str, ...]) -> float | None:
@@ -172,10 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-models", action="store_true", help="only the InstEval row")
     parser.add_argument("--skip-insteval", action="store_true", help="only the chapters' models")
-    parser.add_argument("--insteval-draws", type=int, default=1000, help="warm-up and kept draws per chain for InstEval")
+    parser.add_argument("--insteval-draws", type=int, default=1000, help="warm-up and kept iterations per chain for InstEval")
     parser.add_argument("--insteval-chains", type=int, default=4)
     parser.add_argument("--statsmodels-seconds", type=float, default=1800)
-    parser.add_argument("--gradients", type=int, default=10, help="gradient evaluations timed for InstEval")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
 
@@ -194,19 +209,9 @@ def main(argv: list[str] | None = None) -> int:
             insteval[column] = insteval[column].astype(str)
         insteval["y"] = insteval["y"].astype(float)
         start = time.perf_counter()
-        row = measure(
-            "InstEval", INSTEVAL, insteval, "gaussian",
-            chains=args.insteval_chains, draws=args.insteval_draws, warmup=args.insteval_draws,
-        )
+        row = scale_run(INSTEVAL, insteval, "gaussian", chains=args.insteval_chains, iterations=args.insteval_draws)
         row["wall_s"] = round(time.perf_counter() - start, 1)
         row["peak_memory_gb"] = round(peak_memory_gb(), 2)
-        row["chains x draws"] = f"{args.insteval_chains} x ({args.insteval_draws} + {args.insteval_draws})"
-        gradient = gradient_seconds(INSTEVAL, insteval, "gaussian", args.gradients)
-        row["gradient_ms"] = round(1000 * gradient, 1)
-        # Every iteration, warm-up or kept, takes about as many leapfrog steps as a kept draw (warm-up's
-        # early ones take more), each one gradient; the chains share the cores.
-        full = 4 * 2 * 1000 * row["leapfrogs_per_draw"] * gradient / min(4, os.cpu_count() or 1)
-        row["projected_hours_4x(1000+1000)"] = round(full / 3600, 1)
         print(pd.Series(row).to_markdown() if args.markdown else pd.Series(row).to_string())
         lme4 = lme4_seconds(insteval, "lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), data)", ("s", "d", "dept", "service"))
         print(f"\nlme4 lmer: {'R not installed' if lme4 is None else f'{lme4:.1f} s'}")

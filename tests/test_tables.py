@@ -21,3 +21,15 @@ def test_index_label_and_code_font():
         "| parameter | gap |",
         "| `fixed[x]` | 0.25 |",
     ]
+
+
+def test_dash_missing_shows_a_dash_keeps_whole_numbers_and_rounds_per_column():
+    import pandas as pd
+
+    from mixedrain.tables import dash_missing
+
+    frame = pd.DataFrame({"a": [1.23456, float("nan")], "b": [2.5, 3.25], "count": [1, 2]})
+    shown = dash_missing(frame, {"a": 1, "b": 2})
+    assert shown["a"].tolist() == [1.2, "–"]
+    assert shown["b"].tolist() == [2.5, 3.25]
+    assert shown["count"].tolist() == [1, 2] and frame["a"].isna().iloc[1]  # the input is left alone

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["markdown_table"]
+__all__ = ["dash_missing", "markdown_table"]
 
 
 def markdown_table(frame: pd.DataFrame, digits: int, *, index_label: str | None = None, code_index: bool = False) -> str:
@@ -43,3 +43,34 @@ def markdown_table(frame: pd.DataFrame, digits: int, *, index_label: str | None 
         shown = f"`{label}`" if code_index else str(label)
         lines.append("| " + " | ".join([shown, *cells]) + " |")
     return "\n".join(lines)
+
+
+def dash_missing(frame: pd.DataFrame, digits: int | dict[str, int] = 3) -> pd.DataFrame:
+    """``frame`` rounded for display, with a dash where a value is missing (pandas would print NaN).
+
+    Whole-number columns stay whole numbers. For a table a cell displays, where
+    an empty cell means "none" (no standard error printed, a fit not run), not
+    a failed computation.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    digits : int or dict of column name to int
+        Decimal places, for every column or column by column (others: 3).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"estimate": [0.64219, 1.5], "std_error": [0.2311, None], "n": [3, 4]})
+    >>> dash_missing(frame)
+       estimate std_error  n
+    0     0.642     0.231  3
+    1     1.500         –  4
+    """
+    shown = frame.copy().astype(object)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        places = digits.get(column, 3) if isinstance(digits, dict) else digits
+        shown[column] = [("–" if pd.isna(v) else round(float(v), places)) if not isinstance(v, str) else v for v in values]
+    return shown
