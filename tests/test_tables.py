@@ -30,6 +30,6 @@ def test_dash_missing_shows_a_dash_keeps_whole_numbers_and_rounds_per_column():
 
     frame = pd.DataFrame({"a": [1.23456, float("nan")], "b": [2.5, 3.25], "count": [1, 2]})
     shown = dash_missing(frame, {"a": 1, "b": 2})
-    assert shown["a"].tolist() == [1.2, "–"]
-    assert shown["b"].tolist() == [2.5, 3.25]
+    assert shown["a"].tolist() == ["1.2", "–"]
+    assert shown["b"].tolist() == ["2.50", "3.25"]  # every number of a column to the same digits
     assert shown["count"].tolist() == [1, 2] and frame["a"].isna().iloc[1]  # the input is left alone

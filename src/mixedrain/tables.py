@@ -46,9 +46,11 @@ def markdown_table(frame: pd.DataFrame, digits: int, *, index_label: str | None 
 
 
 def dash_missing(frame: pd.DataFrame, digits: int | dict[str, int] = 3) -> pd.DataFrame:
-    """``frame`` rounded for display, with a dash where a value is missing (pandas would print NaN).
+    """``frame`` as text for display, each column to its digits, with a dash where a value is missing.
 
-    Whole-number columns stay whole numbers. For a table a cell displays, where
+    Pandas would print NaN, and in a column of rounded numbers mixed with a dash
+    it would drop trailing zeros (0.79 beside 0.904); here every number of a
+    column shows the same digits. Whole-number columns stay whole numbers. For a table a cell displays, where
     an empty cell means "none" (no standard error printed, a fit not run), not
     a failed computation.
 
@@ -62,9 +64,9 @@ def dash_missing(frame: pd.DataFrame, digits: int | dict[str, int] = 3) -> pd.Da
     --------
     >>> frame = pd.DataFrame({"estimate": [0.64219, 1.5], "std_error": [0.2311, None], "n": [3, 4]})
     >>> dash_missing(frame)
-       estimate std_error  n
-    0     0.642     0.231  3
-    1     1.500         –  4
+      estimate std_error  n
+    0    0.642     0.231  3
+    1    1.500         –  4
     """
     shown = frame.copy().astype(object)
     for column in frame.columns:
@@ -72,5 +74,5 @@ def dash_missing(frame: pd.DataFrame, digits: int | dict[str, int] = 3) -> pd.Da
         if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         places = digits.get(column, 3) if isinstance(digits, dict) else digits
-        shown[column] = [("–" if pd.isna(v) else round(float(v), places)) if not isinstance(v, str) else v for v in values]
+        shown[column] = [v if isinstance(v, str) else "–" if pd.isna(v) else f"{float(v):.{places}f}" for v in values]
     return shown
