@@ -1,7 +1,9 @@
+import subprocess
+
 import pandas as pd
 import pytest
 
-from mixedrain.calibration_record import RECORDED_RUNS, git_blob_hash, read_record, write_record
+from mixedrain.calibration_record import RECORDED_RUNS, changed_programs, git_blob_hash, read_record, stan_code, write_record
 from mixedrain.ranks import N_THINNED, calibration_verdict
 
 #: The models the book fits by default, each with a recorded large run (benchmarks/calibration/run.py).
@@ -29,6 +31,43 @@ def test_write_record_keeps_ranks_and_verdict(tmp_path, fake_sbc_study):
 def test_git_blob_hash_is_gits(tmp_path):
     (tmp_path / "hello").write_text("hello\n")
     assert git_blob_hash(tmp_path / "hello") == "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-object
+
+
+PROGRAM = """// A toy program.
+data {
+  real y; // the outcome
+}
+parameters {
+  real mu;
+}
+model {
+  print("// not a comment");
+  y ~ normal(mu, 1);
+}
+"""
+
+
+def test_stan_code_drops_comments_and_layout_only():
+    relaid = PROGRAM.replace("// A toy program.", "/* Another\n   note. */").replace("normal(mu, 1)", "normal( mu,1 )")
+    assert stan_code(relaid) == stan_code(PROGRAM)
+    assert stan_code(PROGRAM.replace("// not a comment", "//")) != stan_code(PROGRAM)  # a string is code
+    assert stan_code(PROGRAM.replace("real mu", "real  mu")) == stan_code(PROGRAM)
+    assert stan_code(PROGRAM.replace("real mu", "realmu")) != stan_code(PROGRAM)
+
+
+def test_a_comment_keeps_a_run_current_and_code_makes_it_stale(tmp_path):
+    program = tmp_path / "toy.stan"
+    program.write_text(PROGRAM)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    blob = subprocess.run(["git", "hash-object", "-w", "toy.stan"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    facts = {"Stan programs": f"`toy.stan` (git blob {blob.stdout.strip()[:12]})"}
+    assert changed_programs(facts, tmp_path) == []
+    program.write_text(PROGRAM.replace("// the outcome", "// the observed outcome"))
+    assert changed_programs(facts, tmp_path) == []
+    program.write_text(PROGRAM.replace("normal(mu, 1)", "normal(mu, 2)"))
+    assert changed_programs(facts, tmp_path) == ["toy.stan"]
+    # A recorded text git does not hold cannot be compared: the run counts as stale
+    assert changed_programs({"Stan programs": "`toy.stan` (git blob 0123456789ab)"}, tmp_path) == ["toy.stan"]
 
 
 @pytest.mark.parametrize("name", RECORDED)

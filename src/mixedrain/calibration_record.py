@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +20,18 @@ import pandas as pd
 from mixedrain.models import STAN_FOLDER
 from mixedrain.ranks import N_THINNED, calibration_verdict, uniformity_test
 
-__all__ = ["RECORDED_RUNS", "current_commit", "git_blob_hash", "load_average", "read_record", "record_folder", "run_counts", "write_record"]
+__all__ = [
+    "RECORDED_RUNS",
+    "changed_programs",
+    "current_commit",
+    "git_blob_hash",
+    "load_average",
+    "read_record",
+    "record_folder",
+    "run_counts",
+    "stan_code",
+    "write_record",
+]
 
 #: Where the repository keeps its recorded large runs, one folder per model (the package is installed
 #: editable from ``src/``).
@@ -49,6 +61,73 @@ def git_blob_hash(path: str | Path) -> str:
     """
     content = Path(path).read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+#: The pieces of a Stan program's text: a string literal, a comment (// or /* */), whitespace, or one other character.
+_STAN_PIECES = re.compile(r'(?P<string>"[^"]*")|(?P<gap>//[^\n]*|/\*.*?\*/|\s+)|(?P<code>.)', re.DOTALL)
+
+
+def stan_code(text: str) -> str:
+    """A Stan program's text as the compiler reads it: comments dropped, whitespace only where it separates words.
+
+    Two texts with the same ``stan_code`` are the same program, so a run that
+    tested one has tested the other. String literals (``print("// ...")``)
+    are kept as they are.
+
+    Examples
+    --------
+    >>> stan_code("real y;  // the outcome\\n/* a\\n   note */ y ~ normal(0, 1);")
+    'real y;y~normal(0,1);'
+    """
+    pieces: list[str] = []
+    gap = False
+    for match in _STAN_PIECES.finditer(text):
+        if match.lastgroup == "gap":
+            gap = True
+            continue
+        piece = match.group()
+        # A gap matters only between two characters of words or numbers ("real y"), not around "~".
+        if gap and pieces and re.match(r"[\w.]", piece) and re.search(r"[\w.]$", pieces[-1]):
+            pieces.append(" ")
+        pieces.append(piece)
+        gap = False
+    return "".join(pieces)
+
+
+def changed_programs(facts: Mapping[str, str], folder: str | Path = STAN_FOLDER) -> list[str]:
+    """The Stan programs a record names whose code has changed since the run (comments and layout aside).
+
+    The record's ``Stan programs`` fact names each program's git blob; the
+    text of that blob comes from the repository (``git cat-file``) and is
+    compared with the program in ``folder`` by :func:`stan_code`, so a run
+    stays current when only a program's comments changed. A program whose
+    recorded text git cannot find counts as changed.
+
+    Parameters
+    ----------
+    facts : mapping
+        A record's facts, as :func:`read_record` returns them.
+    folder : str or Path
+        Where the programs are now, inside the git repository that holds their recorded texts.
+
+    Examples
+    --------
+    >>> blob = git_blob_hash(STAN_FOLDER / "glmm.stan")[:12]
+    >>> changed_programs({"Stan programs": f"`glmm.stan` (git blob {blob})"})
+    []
+    """
+    changed = []
+    for program, blob in re.findall(r"`([\w.]+)` \(git blob ([0-9a-f]+)\)", facts["Stan programs"]):
+        path = Path(folder) / program
+        if git_blob_hash(path).startswith(blob):
+            continue
+        try:
+            recorded = subprocess.run(["git", "cat-file", "blob", blob], cwd=folder, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            recorded = None  # no git, or a text it does not hold: nothing to compare with
+        if recorded is None or stan_code(recorded) != stan_code(path.read_text(encoding="utf-8")):
+            changed.append(program)
+    return changed
 
 
 def current_commit() -> str:
