@@ -141,3 +141,13 @@ def test_quoted_nlmer_fit_is_what_lme4_prints():
         assert lme4.loc[theirs, "estimate"] == pytest.approx(quoted.loc[ours, "estimate"], abs=digits), ours
         if ours in ("Asym", "xmid", "scal"):
             assert lme4.loc[theirs, "std_error"] == pytest.approx(quoted.loc[ours, "std_error"], abs=0.0051), ours
+
+
+def test_agreement_wording_names_its_source():
+    one_off = agreement_with_printed(pd.Series({"sigma_alpha": 24.740, "sigma_y": 25.592}), "statsmodels")
+    assert one_off == (
+        "rounded to the digits lme4 prints, 1 of statsmodels' 2 estimates equals lme4's printed value; "
+        "sigma_alpha differs by 1 unit in the last printed digit (statsmodels' 24.740 against lme4's printed 24.741)"
+    )
+    exact = agreement_with_printed(sleepstudy_lme4_reml()["estimate"], "statsmodels")
+    assert exact == "rounded to the digits lme4 prints, every statsmodels estimate equals lme4's printed value"

@@ -320,27 +320,32 @@ def printed_digit_gaps(values: pd.Series, column: str = "estimate") -> pd.Series
     return gaps.astype(int).rename("gap_in_last_digit")
 
 
-def agreement_with_printed(values: pd.Series) -> str:
+def agreement_with_printed(values: pd.Series, source: str = "") -> str:
     """How ``values`` compare with lme4's printed sleepstudy fit, in words that hold whatever they are.
+
+    ``source`` names where ``values`` come from (``"statsmodels"``), so the sentence
+    can say whose estimate is whose.
 
     Examples
     --------
     >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7407, "sigma_y": 25.5918}))
     'rounded to the digits lme4 prints, every estimate equals the printed value'
-    >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7404, "sigma_y": 25.5918}))
-    'rounded to the digits lme4 prints, 1 of the 2 estimates equals the printed value; sigma_alpha differs by 1 unit in the last printed digit (24.740 against 24.741)'
+    >>> agreement_with_printed(pd.Series({"sigma_alpha": 24.7404, "sigma_y": 25.5918}), "statsmodels")
+    "rounded to the digits lme4 prints, 1 of statsmodels' 2 estimates equals lme4's printed value; sigma_alpha differs by 1 unit in the last printed digit (statsmodels' 24.740 against lme4's printed 24.741)"
     """
+    whose = f"{source}'s " if source and not source.endswith("s") else f"{source}' " if source else ""
+    printed = "lme4's printed" if source else "the printed"
     gaps = printed_digit_gaps(values)
     if (gaps == 0).all():
-        return "rounded to the digits lme4 prints, every estimate equals the printed value"
+        return f"rounded to the digits lme4 prints, every {source + ' ' if source else ''}estimate equals {printed} value"
     published = sleepstudy_lme4_reml()
     off = gaps[gaps != 0]
     details = " and ".join(
         f"{name} differs by {abs(gap)} unit{'s' if abs(gap) > 1 else ''} in the last printed digit "
-        f"({values[name]:.{published.loc[name, 'decimals']}f} against "
-        f"{published.loc[name, 'estimate']:.{published.loc[name, 'decimals']}f})"
+        f"({whose}{values[name]:.{published.loc[name, 'decimals']}f} against "
+        f"{'lme4' + chr(39) + 's printed ' if source else ''}{published.loc[name, 'estimate']:.{published.loc[name, 'decimals']}f})"
         for name, gap in off.items()
     )
     n_equal = len(gaps) - len(off)
-    verb = "equals the printed value" if n_equal == 1 else "equal the printed values"
-    return f"rounded to the digits lme4 prints, {n_equal} of the {len(gaps)} estimates {verb}; {details}"
+    verb = f"equals {printed} value" if n_equal == 1 else f"equal {printed} values"
+    return f"rounded to the digits lme4 prints, {n_equal} of {whose or 'the '}{len(gaps)} estimates {verb}; {details}"
