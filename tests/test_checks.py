@@ -114,3 +114,11 @@ def test_group_predictive_check_takes_the_group_column_from_the_fit(sleepstudy_f
     check = group_predictive_check(sleepstudy_fit, ["sd"])
     assert check.columns[0] == "Subject" and sorted(check["Subject"]) == sorted(sleepstudy_fit.posterior["Subject"].values)
     assert check["p_value"].between(0, 1).all()
+
+
+def test_how_many_says_all_only_when_every_check_passed():
+    from mixedrain.checks import how_many
+
+    assert how_many([True] * 4) == "All 4"
+    assert how_many([True, True, False, True]) == "3 of the 4"
+    assert how_many([False]) == "0 of the 1"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from mixedrain.prepare import resolve_column_roles
 
-__all__ = ["SMALL_ELPD_DIFFERENCE", "group_predictive_check", "loo_verdict", "pareto_k_by_observation"]
+__all__ = ["SMALL_ELPD_DIFFERENCE", "group_predictive_check", "how_many", "loo_verdict", "pareto_k_by_observation"]
 
 
 def group_predictive_check(
@@ -108,6 +108,22 @@ def group_predictive_check(
 #: Below this difference in elpd the two models predict so alike that PSIS-LOO cannot rank them,
 #: whatever the standard error says (Sivula, Magnusson, Matamoros & Vehtari 2020).
 SMALL_ELPD_DIFFERENCE = 4.0
+
+
+def how_many(passed) -> str:
+    """How many of the checks in ``passed`` (booleans) passed, to open a sentence: "All 5" or "4 of the 5".
+
+    Chapters 9-11 glue it before "estimates lie within one posterior standard deviation".
+
+    Examples
+    --------
+    >>> how_many([True, True, True])
+    'All 3'
+    >>> how_many(pd.Series([True, False, True]))
+    '2 of the 3'
+    """
+    flags = np.asarray(passed, dtype=bool)
+    return f"All {flags.size}" if flags.all() else f"{int(flags.sum())} of the {flags.size}"
 
 
 def loo_verdict(comparison: pd.DataFrame, z: float = 2.0) -> str:

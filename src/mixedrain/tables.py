@@ -39,7 +39,7 @@ def markdown_table(frame: pd.DataFrame, digits: int, *, index_label: str | None 
     header = index_label if index_label is not None else (frame.index.name or "")
     lines = ["| " + " | ".join([header, *names]) + " |", "|---" * (len(names) + 1) + "|"]
     for label, values in zip(frame.index, frame.to_numpy()):
-        cells = ["–" if pd.isna(v) else f"{v:.{digits}f}" for v in values]
+        cells = [_cell(v, digits) for v in values]
         shown = f"`{label}`" if code_index else str(label)
         lines.append("| " + " | ".join([shown, *cells]) + " |")
     return "\n".join(lines)
@@ -74,5 +74,10 @@ def dash_missing(frame: pd.DataFrame, digits: int | dict[str, int] = 3) -> pd.Da
         if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         places = digits.get(column, 3) if isinstance(digits, dict) else digits
-        shown[column] = [v if isinstance(v, str) else "–" if pd.isna(v) else f"{float(v):.{places}f}" for v in values]
+        shown[column] = [v if isinstance(v, str) else _cell(v, places) for v in values]
     return shown
+
+
+def _cell(value, digits: int) -> str:
+    """One number as a table shows it: ``digits`` decimals, a dash where it is missing."""
+    return "–" if pd.isna(value) else f"{float(value):.{digits}f}"
